@@ -1,0 +1,21 @@
+{
+  "targets": [{
+    "target_name": "odc_torch",
+    "sources": [
+      "native/addon.cc",
+      "native/handle.cc",
+      "native/dispatch.cc",
+      "native/tensor_io.cc",
+      "native/autograd.cc",
+      "native/runtime.cc"
+    ],
+    "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+    "include_dirs": ["<!@(node scripts/torch-config.cjs include)"],
+    "defines": ["NAPI_VERSION=8", "<!@(node scripts/torch-config.cjs defines)"],
+    "libraries": ["<!@(node scripts/torch-config.cjs libs)"],
+    "ldflags": ["<!@(node scripts/torch-config.cjs ldflags)"],
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+    "cflags_cc": ["-std=c++17", "-O2", "-Wno-unused-parameter", "-Wno-unused-variable"]
+  }]
+}

@@ -1,0 +1,98 @@
+// Autograd entry points that are not ATen operators: grad access, grad mode, backward.
+#include <ATen/core/grad_mode.h>
+
+#include "guard.h"
+#include "handle.h"
+#include "native_api.h"
+
+namespace odc {
+
+// backward(loss, gradient?, retainGraph?)
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "backward", inputs, {
+    const auto& t = UnwrapTensor(info[0], "backward");
+    inputs.push_back(Describe(t));
+    at::Tensor grad;
+    if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) grad = UnwrapTensor(info[1], "backward");
+    c10::optional<bool> retain;
+    if (info.Length() > 2 && info[2].IsBoolean()) retain = info[2].As<Napi::Boolean>().Value();
+    t.backward(grad, retain);
+  })
+  return info.Env().Undefined();
+}
+
+// grad(handle): the accumulated gradient, or undefined.
+Napi::Value Grad(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "grad", inputs, {
+    const auto& t = UnwrapTensor(info[0], "grad");
+    return WrapTensor(info.Env(), t.grad());
+  })
+  return info.Env().Undefined();
+}
+
+// setGrad(handle, grad | undefined): undefined clears it (zero_grad(set_to_none=True)).
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "set_grad", inputs, {
+    const auto& t = UnwrapTensor(info[0], "set_grad");
+    inputs.push_back(Describe(t));
+    if (info[1].IsUndefined() || info[1].IsNull()) {
+      t.mutable_grad() = at::Tensor();
+    } else {
+      const auto& g = UnwrapTensor(info[1], "set_grad");
+      inputs.push_back(Describe(g));
+      if (!g.sizes().equals(t.sizes())) throw ArgError("gradient shape must match the tensor's");
+      t.mutable_grad() = g;
+    }
+  })
+  return info.Env().Undefined();
+}
+
+// setRequiresGrad(handle, flag)
+Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "requires_grad_", inputs, {
+    const auto& t = UnwrapTensor(info[0], "requires_grad_");
+    inputs.push_back(Describe(t));
+    t.set_requires_grad(info[1].ToBoolean().Value());
+  })
+  return info.Env().Undefined();
+}
+
+// isLeaf(handle)
+Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
+  const auto& t = UnwrapTensor(info[0], "is_leaf");
+  return Napi::Boolean::New(info.Env(), t.is_leaf());
+}
+
+// setGradEnabled(flag): returns the previous mode (no_grad scopes restore it).
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  bool prev = at::GradMode::is_enabled();
+  at::GradMode::set_enabled(info[0].ToBoolean().Value());
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
+}
+
+}  // namespace odc
+
+namespace odc {
+// setData(handle, source): swaps the tensor's data for `source`'s (PyTorch's `param.data = x`), keeping
+// the handle, its autograd identity and every JS reference valid (moving a module to a device).
+Napi::Value SetData(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "set_data", inputs, {
+    const auto& t = UnwrapTensor(info[0], "set_data");
+    const auto& src = UnwrapTensor(info[1], "set_data");
+    inputs.push_back(Describe(t));
+    inputs.push_back(Describe(src));
+    at::Tensor dst = t;
+    dst.set_data(src);
+  })
+  return info.Env().Undefined();
+}
+}  // namespace odc

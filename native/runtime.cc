@@ -1,0 +1,195 @@
+// Process-wide settings of libtorch: threads, seeds and generators, devices, and memory counters.
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
+
+#include <mutex>
+
+#include "addon_data.h"
+#include "guard.h"
+#include "handle.h"
+#include "native_api.h"
+
+namespace odc {
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "set_num_threads", inputs, {
+    int n = info[0].As<Napi::Number>().Int32Value();
+    if (n < 1) throw ArgError("set_num_threads: expected a positive integer, got " + std::to_string(n));
+    at::set_num_threads(n);
+  })
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+// Accepted once, before any inter-op parallel work; later calls raise a TorchError.
+Napi::Value SetNumInteropThreads(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "set_num_interop_threads", inputs, {
+    at::set_num_interop_threads(info[0].As<Napi::Number>().Int32Value());
+  })
+  return info.Env().Undefined();
+}
+
+uint64_t SeedOf(const Napi::Value& v) {
+  if (v.IsBigInt()) {
+    bool lossless;
+    return v.As<Napi::BigInt>().Uint64Value(&lossless);
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < 0 || d != static_cast<double>(static_cast<uint64_t>(d))) throw ArgError("seed must be a non-negative integer");
+  return static_cast<uint64_t>(d);
+}
+
+// manualSeed(seed): seeds the default CPU generator and every CUDA device's (dropout, default rand*).
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "manual_seed", inputs, {
+    uint64_t seed = SeedOf(info[0]);
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_current_seed(seed);
+    }
+    auto& hooks = at::detail::getCUDAHooks();
+    if (hooks.hasCUDA()) {
+      for (int i = 0; i < hooks.getNumGPUs(); i++) {
+        auto gen = hooks.getDefaultCUDAGenerator(i);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_current_seed(seed);
+      }
+    }
+  })
+  return info.Env().Undefined();
+}
+
+// newGenerator(seed, device?): an independent generator; CPU unless a CUDA device is named.
+Napi::Value NewGenerator(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "generator", inputs, {
+    uint64_t seed = SeedOf(info[0]);
+    std::string device = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "cpu";
+    c10::Device dev(device);
+    at::Generator gen;
+    if (dev.is_cpu()) {
+      gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    } else {
+      // A fresh CUDA generator: clone the device default, then re-seed the clone.
+      gen = at::detail::getCUDAHooks().getDefaultCUDAGenerator(dev.has_index() ? dev.index() : 0).clone();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_current_seed(seed);
+    }
+    return WrapGenerator(info.Env(), gen);
+  })
+  return info.Env().Undefined();
+}
+
+// defaultGenerator(device?): the generator used by ops given none (dropout, for one).
+Napi::Value DefaultGenerator(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "default_generator", inputs, {
+    std::string device = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
+    return WrapGenerator(info.Env(), at::globalContext().defaultGenerator(c10::Device(device)));
+  })
+  return info.Env().Undefined();
+}
+
+// generatorState(gen): a uint8 tensor snapshot; setGeneratorState(gen, tensor) restores it exactly.
+Napi::Value GeneratorState(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "generator_state", inputs, {
+    auto gen = UnwrapGenerator(info[0], "generator_state");
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    return WrapTensor(info.Env(), gen.get_state());
+  })
+  return info.Env().Undefined();
+}
+
+Napi::Value SetGeneratorState(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "set_generator_state", inputs, {
+    auto gen = UnwrapGenerator(info[0], "set_generator_state");
+    const auto& state = UnwrapTensor(info[1], "set_generator_state");
+    inputs.push_back(Describe(state));
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(state);
+  })
+  return info.Env().Undefined();
+}
+
+Napi::Value GeneratorSeed(const Napi::CallbackInfo& info) {
+  std::vector<std::string> inputs;
+  GUARD(info.Env(), "generator_seed", inputs, {
+    auto gen = UnwrapGenerator(info[0], "generator_seed");
+    return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(gen.current_seed()));
+  })
+  return info.Env().Undefined();
+}
+
+Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), at::detail::getCUDAHooks().hasCUDA());
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  auto& hooks = at::detail::getCUDAHooks();
+  return Napi::Number::New(info.Env(), hooks.hasCUDA() ? hooks.getNumGPUs() : 0);
+}
+
+// liveTensors(): handles whose tensor has not been released; reportedBytes(): bytes told to V8.
+Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(LiveTensorCount()));
+}
+
+Napi::Value ReportedBytesJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(ReportedBytes()));
+}
+
+Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("torchVersion", TORCH_VERSION);
+  out.Set("config", at::show_config());
+  out.Set("parallel", at::get_parallel_info());
+  out.Set("cxx11Abi", Napi::Boolean::New(env, _GLIBCXX_USE_CXX11_ABI != 0));
+  return out;
+}
+
+Napi::Value SetErrorClassJs(const Napi::CallbackInfo& info) {
+  SetErrorClass(info);
+  return info.Env().Undefined();
+}
+
+AddonData* GetAddonData(Napi::Env env) {
+  auto* data = env.GetInstanceData<AddonData>();
+  if (data == nullptr) {
+    data = new AddonData();
+    env.SetInstanceData(data);
+  }
+  return data;
+}
+
+void SetErrorClass(const Napi::CallbackInfo& info) {
+  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setErrorClass expects a constructor");
+  GetAddonData(info.Env())->error_class = Napi::Persistent(info[0].As<Napi::Function>());
+}
+
+void ThrowTorchError(Napi::Env env, const std::string& op, const std::string& message,
+                     const std::vector<std::string>& inputs) {
+  auto list = Napi::Array::New(env, inputs.size());
+  for (size_t i = 0; i < inputs.size(); i++) list.Set(static_cast<uint32_t>(i), Napi::String::New(env, inputs[i]));
+  auto* data = GetAddonData(env);
+  if (data->error_class.IsEmpty()) {
+    throw Napi::Error::New(env, op + ": " + message);
+  }
+  Napi::Object err = data->error_class.New({Napi::String::New(env, op), Napi::String::New(env, message), list});
+  throw Napi::Error(env, err);
+}
+
+}  // namespace odc

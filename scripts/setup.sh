@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Idempotent set-up: installs the Debian packages odc needs (when missing) and runs `npm ci`
+# (which compiles the libtorch addon) when the lockfile or the native sources changed.
+# LIBTORCH=/path/to/libtorch (a folder with include/ and lib/) builds against another libtorch,
+# e.g. a pip-installed CUDA torch; Debian's libtorch-dev is then not required.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(libopenblas0-pthread dataset-fashion-mnist build-essential python3 make g++)
+if [ -z "${LIBTORCH:-}" ]; then packages+=(libtorch-dev); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; else sudo=; fi
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Rebuild only when something the build depends on changed.
+stamp_file=node_modules/.odc-setup-stamp
+stamp=$( (cat package-lock.json binding.gyp native/* scripts/torch-config.cjs scripts/build-addon.cjs; echo "${LIBTORCH:-debian}"; node --version) | sha256sum | cut -d' ' -f1)
+if [ ! -f build/Release/odc_torch.node ] || [ ! -f "$stamp_file" ] || [ "$(cat "$stamp_file")" != "$stamp" ]; then
+  echo "setup: npm ci (builds the native addon)"
+  npm ci --no-audit --no-fund
+  echo "$stamp" > "$stamp_file"
+fi

@@ -1,0 +1,89 @@
+/** Loads the compiled libtorch addon and types its raw surface once (the only place that names it). */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** An opaque native handle (a type-tagged napi External). */
+export type Handle = object & { readonly __handle: unique symbol };
+export type GeneratorHandle = object & { readonly __generator: unique symbol };
+/** What a dispatched operator can return. */
+export type RawResult = Handle | number | boolean | string | undefined | RawResult[];
+
+export interface NativeBinding {
+  resolveOp(name: string, overload: string): number;
+  callOp(id: number, args: unknown[]): RawResult;
+  callOpInPlace(id: number, args: unknown[]): void;
+  opSchema(id: number): string;
+
+  fromBuffer(data: ArrayBufferView, dtype: number, shape: number[]): Handle;
+  toBuffer(h: Handle): ArrayBuffer;
+  meta(h: Handle): [number[], number, string, boolean];
+  strides(h: Handle): number[];
+  free(h: Handle): void;
+  isAlive(h: Handle): boolean;
+  sameStorage(a: Handle, b: Handle): boolean;
+
+  backward(h: Handle, grad?: Handle, retainGraph?: boolean): void;
+  grad(h: Handle): Handle | undefined;
+  setGrad(h: Handle, grad: Handle | undefined): void;
+  setRequiresGrad(h: Handle, flag: boolean): void;
+  isLeaf(h: Handle): boolean;
+  setGradEnabled(flag: boolean): boolean;
+  isGradEnabled(): boolean;
+  setData(h: Handle, source: Handle): void;
+
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  setNumInteropThreads(n: number): void;
+  manualSeed(seed: number | bigint): void;
+  newGenerator(seed: number | bigint, device?: string): GeneratorHandle;
+  defaultGenerator(device?: string): GeneratorHandle;
+  generatorState(g: GeneratorHandle): Handle;
+  setGeneratorState(g: GeneratorHandle, state: Handle): void;
+  generatorSeed(g: GeneratorHandle): bigint;
+  cudaAvailable(): boolean;
+  cudaDeviceCount(): number;
+  liveTensors(): number;
+  reportedBytes(): number;
+  buildInfo(): { torchVersion: string; config: string; parallel: string; cxx11Abi: boolean };
+  setErrorClass(ctor: new (op: string, message: string, inputs: string[]) => Error): void;
+}
+
+/** Every key of NativeBinding, checked against the loaded addon by a test so C++ and TS cannot drift. */
+export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
+  'resolveOp', 'callOp', 'callOpInPlace', 'opSchema',
+  'fromBuffer', 'toBuffer', 'meta', 'strides', 'free', 'isAlive', 'sameStorage',
+  'backward', 'grad', 'setGrad', 'setRequiresGrad', 'isLeaf', 'setGradEnabled', 'isGradEnabled', 'setData',
+  'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
+  'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount',
+  'liveTensors', 'reportedBytes', 'buildInfo', 'setErrorClass',
+];
+
+function findAddon(): string {
+  // Works from src/native (tsx) and from dist/native (compiled): walk up to the package root.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'build', 'Release', 'odc_torch.node');
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error('odc: native addon build/Release/odc_torch.node not found; run `npm ci` (it builds the addon)');
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeBinding = require(findAddon());
+
+/** ODC_THREADS, else the machine's available cores (Debian's libtorch would otherwise start at 1). */
+export function defaultThreads(): number {
+  const env = process.env.ODC_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`ODC_THREADS must be a positive integer, got '${env}'`);
+    return n;
+  }
+  return availableParallelism();
+}
+
+native.setNumThreads(defaultThreads());

@@ -1,0 +1,164 @@
+/**
+ * SGD with momentum, dampening, weight decay and Nesterov, exactly PyTorch's update rule:
+ *   d = g + wd·p;  buf = d (first step) or momentum·buf + (1 − dampening)·d;
+ *   d = nesterov ? d + momentum·buf : buf;  p −= lr·d.
+ * Each step runs a handful of ATen `_foreach_*` kernels per parameter group. Parameters are named,
+ * so the momentum buffers can be checkpointed by parameter name.
+ */
+import { ConfigError } from '../tensor/errors.ts';
+import { keep, noGrad } from '../tensor/scope.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { aten, atenInPlace, wrap } from '../tensor/tensor.ts';
+
+export interface SgdHyper {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+export interface ParamGroup extends Required<SgdHyper> {
+  /** Parameters with their names (e.g. `model.namedParameters()`). */
+  params: [string, Tensor][];
+  /** The lr this group started with; schedules scale it. */
+  readonly initialLr: number;
+}
+
+const foreachAddList = aten('_foreach_add', 'List');
+const foreachAddList_ = atenInPlace('_foreach_add_', 'List');
+const foreachMulScalar_ = atenInPlace('_foreach_mul_', 'Scalar');
+
+export class SGD {
+  readonly groups: ParamGroup[];
+  /** Momentum buffer per parameter name. */
+  readonly momentumBuffers = new Map<string, Tensor>();
+
+  /**
+   * @param groups parameter groups, each with its own hyper-parameters over `defaults`
+   *   (the reference trains its classifier head without momentum: `{params: head, momentum: 0}`).
+   */
+  constructor(groups: ({ params: [string, Tensor][] } & Partial<SgdHyper>)[], defaults: SgdHyper) {
+    const seen = new Set<string>();
+    this.groups = groups.map((g, i) => {
+      const group: ParamGroup = {
+        params: g.params,
+        lr: g.lr ?? defaults.lr,
+        momentum: g.momentum ?? defaults.momentum ?? 0,
+        dampening: g.dampening ?? defaults.dampening ?? 0,
+        weightDecay: g.weightDecay ?? defaults.weightDecay ?? 0,
+        nesterov: g.nesterov ?? defaults.nesterov ?? false,
+        initialLr: g.lr ?? defaults.lr,
+      };
+      const at = `SGD param group ${i}`;
+      if (!(group.lr >= 0)) throw new ConfigError(`Expected non-negative lr for ${at} but received ${group.lr}`);
+      if (!(group.momentum >= 0)) throw new ConfigError(`Expected non-negative momentum for ${at} but received ${group.momentum}`);
+      if (!(group.weightDecay >= 0)) throw new ConfigError(`Expected non-negative weightDecay for ${at} but received ${group.weightDecay}`);
+      if (group.nesterov && (group.momentum <= 0 || group.dampening !== 0)) {
+        throw new ConfigError(`${at}: Nesterov momentum requires momentum > 0 and zero dampening`);
+      }
+      for (const [name] of g.params) {
+        if (seen.has(name)) throw new ConfigError(`parameter '${name}' appears in more than one SGD group`);
+        seen.add(name);
+      }
+      return group;
+    });
+  }
+
+  /** Clears every gradient (PyTorch's zero_grad(set_to_none=True)). */
+  zeroGrad(): void {
+    for (const g of this.groups) for (const [, p] of g.params) p.grad = undefined;
+  }
+
+  /** Sets each group's lr to its initial lr times `factor` (what an LR schedule returns). */
+  setLrFactor(factor: number): void {
+    for (const g of this.groups) g.lr = g.initialLr * factor;
+  }
+
+  /** One update of every parameter that has a gradient. */
+  step(): void {
+    noGrad(() => {
+      for (const g of this.groups) this.#stepGroup(g);
+    });
+  }
+
+  #stepGroup(g: ParamGroup): void {
+    const names: string[] = [];
+    const params: Tensor[] = [];
+    const grads: Tensor[] = [];
+    for (const [name, p] of g.params) {
+      const grad = p.grad;
+      if (grad === undefined) continue;
+      names.push(name);
+      params.push(p);
+      grads.push(grad);
+    }
+    if (params.length === 0) return;
+    const temps: Tensor[] = [...grads];
+    let d = grads;
+    if (g.weightDecay !== 0) {
+      d = wrap(foreachAddList(grads, params, g.weightDecay));
+      temps.push(...d);
+    }
+    if (g.momentum !== 0) {
+      const bufs: Tensor[] = [];
+      const olds: Tensor[] = [];
+      const oldD: Tensor[] = [];
+      for (let i = 0; i < names.length; i++) {
+        const buf = this.momentumBuffers.get(names[i]);
+        if (buf === undefined) {
+          const fresh = keep(d[i].clone());
+          this.momentumBuffers.set(names[i], fresh);
+          bufs.push(fresh);
+        } else {
+          olds.push(buf);
+          oldD.push(d[i]);
+          bufs.push(buf);
+        }
+      }
+      if (olds.length > 0) {
+        foreachMulScalar_(olds, g.momentum);
+        foreachAddList_(olds, oldD, 1 - g.dampening);
+      }
+      if (g.nesterov) {
+        d = wrap(foreachAddList(d, bufs, g.momentum));
+        temps.push(...d);
+      } else {
+        d = bufs;
+      }
+    }
+    foreachAddList_(params, d, -g.lr);
+    for (const t of temps) t.dispose();
+  }
+
+  /** Momentum buffers keyed `<param name>.momentum_buffer` (live tensors; for checkpoints). */
+  stateDict(): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    for (const [name, buf] of this.momentumBuffers) out.set(`${name}.momentum_buffer`, buf);
+    return out;
+  }
+
+  /** Restores momentum buffers (copies); unknown parameter names are an error. */
+  loadStateDict(state: Map<string, Tensor>): void {
+    const known = new Map(this.groups.flatMap((g) => g.params));
+    noGrad(() => {
+      for (const [key, t] of state) {
+        const name = key.replace(/\.momentum_buffer$/, '');
+        const p = known.get(name);
+        if (p === undefined || name === key) throw new ConfigError(`optimizer state '${key}' names no parameter of this optimizer`);
+        const ps = p.shape;
+        const ts = t.shape;
+        if (ps.length !== ts.length || ps.some((v, i) => v !== ts[i])) {
+          throw new ConfigError(`optimizer state '${key}' has shape [${ts}], parameter has [${ps}]`);
+        }
+        this.momentumBuffers.get(name)?.dispose();
+        this.momentumBuffers.set(name, keep(t.clone()));
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const b of this.momentumBuffers.values()) b.dispose();
+    this.momentumBuffers.clear();
+  }
+}
