@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
   exports.Set("reportedBytes", Napi::Function::New(env, ReportedBytesJs));
   exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
+  exports.Set("allocatorTuned", Napi::Function::New(env, AllocatorTuned));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClassJs));
   return exports;
 }

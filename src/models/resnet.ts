@@ -37,6 +37,25 @@ const LAYOUT: Record<ResNetDepth, { block: 'basic' | 'bottleneck'; blocks: [numb
 const conv3x3 = (i: number, o: number, stride = 1) => new Conv2d(i, o, 3, { stride, padding: 1, bias: false });
 const conv1x1 = (i: number, o: number, stride = 1) => new Conv2d(i, o, 1, { stride, bias: false });
 
+// JS handles to intermediates are released as soon as they are consumed: autograd keeps what backward
+// needs and frees it during backward, so peak memory matches PyTorch's instead of holding every
+// activation until the end of the step.
+function convBn(conv: Conv2d, bn: BatchNorm2d, x: Tensor, consumeInput = false): Tensor {
+  const c = conv.forward(x);
+  if (consumeInput) x.dispose();
+  const y = bn.forward(c);
+  c.dispose();
+  return y;
+}
+function convBnRelu(conv: Conv2d, bn: BatchNorm2d, x: Tensor, consumeInput = false): Tensor {
+  return convBn(conv, bn, x, consumeInput).relu_();
+}
+function addShortcut(out: Tensor, shortcut: Tensor, input: Tensor): Tensor {
+  out.add_(shortcut);
+  if (shortcut !== input) shortcut.dispose();
+  return out.relu_();
+}
+
 abstract class Block extends Module {
   abstract readonly lastBn: BatchNorm2d;
   declare readonly downsample: Sequential | undefined;
@@ -64,8 +83,8 @@ class BasicBlock extends Block {
     return this.bn2;
   }
   forward(x: Tensor): Tensor {
-    const out = this.bn1.forward(this.conv1.forward(x)).relu_();
-    return this.bn2.forward(this.conv2.forward(out)).add_(this.shortcut(x)).relu_();
+    const out = convBnRelu(this.conv1, this.bn1, x);
+    return addShortcut(convBn(this.conv2, this.bn2, out, true), this.shortcut(x), x);
   }
 }
 
@@ -93,9 +112,9 @@ class Bottleneck extends Block {
     return this.bn3;
   }
   forward(x: Tensor): Tensor {
-    let out = this.bn1.forward(this.conv1.forward(x)).relu_();
-    out = this.bn2.forward(this.conv2.forward(out)).relu_();
-    return this.bn3.forward(this.conv3.forward(out)).add_(this.shortcut(x)).relu_();
+    const a = convBnRelu(this.conv1, this.bn1, x);
+    const b = convBnRelu(this.conv2, this.bn2, a, true);
+    return addShortcut(convBn(this.conv3, this.bn3, b, true), this.shortcut(x), x);
   }
 }
 
@@ -163,16 +182,30 @@ export class ResNet extends Module implements Backbone {
   forwardTaps(x: Tensor, taps: readonly Tap[]): Map<Tap, Tensor> {
     const want = new Set(taps);
     const out = new Map<Tap, Tensor>();
-    let y = this.bn1.forward(this.conv1.forward(x)).relu_();
+    let y = convBnRelu(this.conv1, this.bn1, x);
     if (want.has('conv1')) out.set('conv1', y);
-    if (this.maxpool !== undefined) y = this.maxpool.forward(y);
+    if (this.maxpool !== undefined) {
+      const p = this.maxpool.forward(y);
+      if (!want.has('conv1')) y.dispose();
+      y = p;
+    }
     const stages: [Tap, Sequential][] = [['conv2', this.layer1], ['conv3', this.layer2], ['conv4', this.layer3], ['conv5', this.layer4]];
     for (const [tap, layer] of stages) {
-      if (out.size === want.size) return out;
-      y = layer.forward(y);
+      if (out.size === want.size) {
+        if (![...out.values()].includes(y)) y.dispose();
+        return out;
+      }
+      const next = layer.forward(y);
+      if (![...out.values()].includes(y)) y.dispose();
+      y = next;
       if (want.has(tap)) out.set(tap, y);
     }
-    if (want.has('pool')) out.set('pool', F.adaptiveAvgPool2d(y, 1).flatten(1));
+    if (want.has('pool')) {
+      const pooled = F.adaptiveAvgPool2d(y, 1);
+      out.set('pool', pooled.flatten(1));
+      pooled.dispose();
+    }
+    if (!want.has('conv5')) y.dispose();
     return out;
   }
 

@@ -48,6 +48,7 @@ export interface NativeBinding {
   liveTensors(): number;
   reportedBytes(): number;
   buildInfo(): { torchVersion: string; config: string; parallel: string; cxx11Abi: boolean };
+  allocatorTuned(): boolean;
   setErrorClass(ctor: new (op: string, message: string, inputs: string[]) => Error): void;
 }
 
@@ -58,7 +59,7 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'backward', 'grad', 'setGrad', 'setRequiresGrad', 'isLeaf', 'setGradEnabled', 'isGradEnabled', 'setData',
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
   'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount',
-  'liveTensors', 'reportedBytes', 'buildInfo', 'setErrorClass',
+  'liveTensors', 'reportedBytes', 'buildInfo', 'allocatorTuned', 'setErrorClass',
 ];
 
 function findAddon(): string {
@@ -87,3 +88,4 @@ export function defaultThreads(): number {
 }
 
 native.setNumThreads(defaultThreads());
+native.allocatorTuned();

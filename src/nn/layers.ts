@@ -190,9 +190,14 @@ export class Sequential extends Module {
     super();
     this.layers = layers.map((m, i) => this.registerModule(String(i), m));
   }
+  /** Intermediate outputs are released as they are consumed (autograd keeps what backward needs). */
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    for (const m of this.layers) {
+      const next = m.forward(y);
+      if (y !== x && next !== y) y.dispose();
+      y = next;
+    }
     return y;
   }
 }

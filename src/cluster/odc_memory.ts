@@ -1,0 +1,342 @@
+/**
+ * ODC's two memories (paper section 3.1, Fig. 2): the samples memory holds a feature F_m(x) and a
+ * pseudo-label for every image, the centroids memory one feature per cluster.
+ *
+ * "F_m(x) ← m·f(x)/‖f(x)‖₂ + (1 − m)·F_m(x)" (Eq. 2, re-normalised as the released code does), then
+ * each involved sample gets a new label from the centroids; the involved centroids are recomputed
+ * every k-th iteration; clusters smaller than a threshold are dissolved and re-created by splitting
+ * the largest cluster (section 3.2). [0]: ODC, 2020, https://arxiv.org/abs/2006.10645
+ *
+ * All per-iteration work is proportional to the batch, not to N: the cluster sizes and per-cluster
+ * feature sums (float64) are kept up to date incrementally, so refreshing centroids, re-weighting
+ * and finding small clusters never scan the whole memory. `verify()` compares them with a full
+ * recompute.
+ */
+import { ConfigError } from '../tensor/errors.ts';
+import { fullLike, onesLike, where, zeros } from '../tensor/creation.ts';
+import { makeRng, type Rng } from '../data/rng.ts';
+import { keep, noGrad, tidy } from '../tensor/scope.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { twoMeans } from './two_means.ts';
+import { tensorFromIndices } from './tensor_util.ts';
+
+/**
+ * 'dot': argmax_c ⟨C_c, F⟩ with un-normalised mean centroids (the released code);
+ * 'euclidean': argmin_c ‖F − C_c‖² (the paper's Eq. 3).
+ */
+export type AssignRule = 'dot' | 'euclidean';
+
+export interface OdcMemoryOptions {
+  /** N: images in the dataset. */
+  length: number;
+  /** D: feature size (the neck's output, 256). */
+  featDim: number;
+  /** K: clusters. */
+  numClasses: number;
+  /** m in Eq. 2 (0.5). */
+  momentum?: number;
+  /** Clusters with fewer members are dissolved (20). */
+  minCluster?: number;
+  assign?: AssignRule;
+  seed?: number;
+}
+
+const EPS = 1e-10;
+
+export class OdcMemory {
+  readonly length: number;
+  readonly featDim: number;
+  readonly numClasses: number;
+  readonly momentum: number;
+  readonly minCluster: number;
+  readonly assign: AssignRule;
+  /** [N, D] float32, unit rows. */
+  readonly features: Tensor;
+  /** [N] int64. */
+  readonly labels: Tensor;
+  /** [K, D] float32 (plain means, not re-normalised). */
+  readonly centroids: Tensor;
+  /** [K] int64 cluster sizes, always equal to bincount(labels). */
+  readonly counts: Tensor;
+  /** [K, D] float64 per-cluster feature sums, always equal to a recompute from the memory. */
+  readonly sums: Tensor;
+  #rng: Rng;
+  #seed: number;
+  #splits = 0;
+
+  constructor(o: OdcMemoryOptions) {
+    const pos = (v: number, what: string) => {
+      if (!Number.isInteger(v) || v < 1) throw new ConfigError(`Expected positive integer for ${what} but received ${v}`);
+    };
+    pos(o.length, 'memory length');
+    pos(o.featDim, 'memory featDim');
+    pos(o.numClasses, 'memory numClasses');
+    this.length = o.length;
+    this.featDim = o.featDim;
+    this.numClasses = o.numClasses;
+    this.momentum = o.momentum ?? 0.5;
+    this.minCluster = o.minCluster ?? 20;
+    this.assign = o.assign ?? 'dot';
+    if (!(this.momentum > 0 && this.momentum <= 1)) throw new ConfigError(`Expected memory momentum in (0, 1] but received ${this.momentum}`);
+    checkCapacity(o.length, o.numClasses, this.minCluster);
+    this.#seed = o.seed ?? 0;
+    this.#rng = makeRng(this.#seed, 0x0dc);
+    this.features = keep(zeros([o.length, o.featDim]));
+    this.labels = keep(zeros([o.length], { dtype: 'int64' }));
+    this.centroids = keep(zeros([o.numClasses, o.featDim]));
+    this.counts = keep(zeros([o.numClasses], { dtype: 'int64' }));
+    this.sums = keep(zeros([o.numClasses, o.featDim], { dtype: 'float64' }));
+  }
+
+  /** Clusters dissolved and re-created since construction. */
+  get splits(): number {
+    return this.#splits;
+  }
+
+  /** Fills the memories from a global clustering: features are L2-normalised, centroids are cluster means. */
+  init(features: Tensor, labels: Tensor): void {
+    noGrad(() =>
+      tidy(() => {
+        if (features.size(0) !== this.length || labels.size(0) !== this.length) {
+          throw new ConfigError(`memory init: ${features.size(0)} features / ${labels.size(0)} labels for a memory of ${this.length}`);
+        }
+        this.features.copy_(features.div(features.norm(2, 1, true).add(EPS)));
+        this.labels.copy_(labels);
+        this.#recomputeStats();
+        this.updateCentroids();
+      }),
+    );
+  }
+
+  #recomputeStats(): void {
+    tidy(() => {
+      this.counts.copy_(this.labels.bincount(this.numClasses));
+      this.sums.zero_().indexAdd_(0, this.labels, this.features.double());
+    });
+  }
+
+  /** New labels for unit features [B, D] under the assignment rule. */
+  #nearest(feats: Tensor, centroids = this.centroids): Tensor {
+    return tidy(() => {
+      const scores = feats.mm(centroids.t()); // [B, K]
+      if (this.assign === 'dot') return scores.argmax(1);
+      // argmin ‖f − c‖² = argmax (f·c − ‖c‖²/2)
+      return scores.sub(centroids.square().sum(1).mul(0.5).unsqueeze(0)).argmax(1);
+    });
+  }
+
+  /**
+   * Eq. 2 for the batch (indices [B] int64, raw features [B, D]), then re-assignment of the batch's
+   * labels. Returns the label-change ratio over the batch. Repeated indices: the last one wins
+   * (as the released code's indexed write).
+   */
+  updateSamples(index: Tensor, feats: Tensor): number {
+    return noGrad(() =>
+      tidy(() => {
+        const fn = feats.div(feats.norm(2, 1, true).add(EPS));
+        const old = this.features.indexSelect(0, index);
+        const mixed = old.mul(1 - this.momentum).add(fn, this.momentum);
+        const fresh = mixed.div(mixed.norm(2, 1, true).add(EPS));
+        const newLabels = this.#nearest(fresh);
+        const oldLabels = this.labels.indexSelect(0, index);
+        const changed = newLabels.ne(oldLabels).float().mean().item();
+        const [uniq, rows] = lastOccurrence(index);
+        const u = rows === undefined ? { idx: index, feat: fresh, lab: newLabels } : { idx: uniq, feat: fresh.indexSelect(0, rows), lab: newLabels.indexSelect(0, rows) };
+        this.#move(u.idx, u.feat, u.lab);
+        return changed;
+      }),
+    );
+  }
+
+  /** Writes features/labels of distinct samples and keeps counts and sums in step. */
+  #move(index: Tensor, feats: Tensor, labels: Tensor): void {
+    tidy(() => {
+      const oldLabels = this.labels.indexSelect(0, index);
+      const oldFeats = this.features.indexSelect(0, index);
+      this.sums.indexAdd_(0, oldLabels, oldFeats.double(), -1);
+      this.sums.indexAdd_(0, labels, feats.double());
+      const ones = onesLike(labels);
+      this.counts.indexAdd_(0, oldLabels, ones, -1);
+      this.counts.indexAdd_(0, labels, ones);
+      this.features.indexCopy_(0, index, feats);
+      this.labels.indexCopy_(0, index, labels);
+    });
+  }
+
+  /** Recomputes the centroids of all non-empty clusters (empty ones keep theirs), or of `clusters` only. */
+  updateCentroids(clusters?: number[]): void {
+    noGrad(() =>
+      tidy(() => {
+        if (clusters === undefined) {
+          const nonEmpty = this.counts.gt(0);
+          const means = this.sums.div(this.counts.clampMin(1).double().unsqueeze(1)).float();
+          this.centroids.copy_(where(nonEmpty.unsqueeze(1), means, this.centroids));
+        } else {
+          const ix = tensorFromIndices(clusters);
+          const c = this.counts.indexSelect(0, ix).clampMin(1).double().unsqueeze(1);
+          this.centroids.indexCopy_(0, ix, this.sums.indexSelect(0, ix).div(c).float());
+        }
+      }),
+    );
+  }
+
+  /** Loss weights ∝ (1/(N_c + eps))^pow, normalised to sum 1 (section 3.2, loss re-weighting). */
+  classWeights(power = 0.5, eps = 1e-5): Tensor {
+    return noGrad(() =>
+      tidy(() => {
+        const inv = this.counts.double().add(eps).reciprocal().pow(power);
+        return inv.div(inv.sum()).float();
+      }),
+    );
+  }
+
+  /**
+   * Section 3.2, dealing with small clusters: members of every cluster below `minCluster` move to
+   * their best normal cluster; each emptied cluster is re-created from one half of a 2-means split
+   * of the largest cluster. Returns the number of clusters re-created.
+   */
+  dealWithSmallClusters(): number {
+    const counts = this.counts.toArray();
+    const small = counts.flatMap((c, k) => (c < this.minCluster ? [k] : []));
+    if (small.length === 0) return 0;
+    noGrad(() => {
+      const isSmall = new Uint8Array(this.numClasses);
+      for (const s of small) isSmall[s] = 1;
+      const inclusion = counts.flatMap((_, k) => (isSmall[k] ? [] : [k]));
+      tidy(() => {
+        const incl = tensorFromIndices(inclusion);
+        const inclCentroids = this.centroids.indexSelect(0, incl);
+        const members = this.#membersOf(small);
+        if (members.numel > 0) {
+          const target = incl.indexSelect(0, this.#nearest(this.features.indexSelect(0, members), inclCentroids));
+          this.#move(members, this.features.indexSelect(0, members), target);
+        }
+      });
+      for (const e of small) this.#recreate(e);
+    });
+    this.#splits += small.length;
+    return small.length;
+  }
+
+  /** Indices of every sample whose label is in `clusters` (one O(N) pass, only when repairs are due). */
+  #membersOf(clusters: number[]): Tensor {
+    return tidy(() => {
+      const mark = zeros([this.numClasses], { dtype: 'bool' });
+      mark.indexFill_(0, tensorFromIndices(clusters), 1);
+      return mark.indexSelect(0, this.labels).nonzero().flatten();
+    });
+  }
+
+  /** Moves one half of a 2-means split of the current largest cluster into the empty cluster e. */
+  #recreate(e: number): void {
+    tidy(() => {
+      const largest = this.counts.argmax().item();
+      const members = this.#membersOf([largest]);
+      if (members.numel < 2) return;
+      const feats = this.features.indexSelect(0, members);
+      let second = twoMeans(feats, { seed: this.#seed });
+      if (second === undefined) {
+        // The 2-means split put everything on one side: split at random (as the released code).
+        const n = members.numel;
+        const order = Int32Array.from({ length: n }, (_, i) => i);
+        for (let i = n - 1; i > 0; i--) {
+          const j = this.#rng.int(0, i);
+          [order[i], order[j]] = [order[j], order[i]];
+        }
+        second = tensorFromIndices(order.subarray(Math.floor(n / 2)));
+      }
+      const moved = members.indexSelect(0, second);
+      const target = fullLike(moved, e);
+      this.#move(moved, this.features.indexSelect(0, moved), target);
+      this.updateCentroids([largest, e]);
+    });
+  }
+
+  /** Cluster-size summary: number of empty and small clusters, min/median/max size. */
+  stats(): { empty: number; small: number; min: number; median: number; max: number } {
+    const c = this.counts.toArray().sort((a, b) => a - b);
+    return {
+      empty: c.filter((v) => v === 0).length,
+      small: c.filter((v) => v < this.minCluster).length,
+      min: c[0],
+      median: c[Math.floor(c.length / 2)],
+      max: c[c.length - 1],
+    };
+  }
+
+  /**
+   * Largest deviation of the incremental counts and sums from a full recompute over the memory
+   * (counts exact; sums relative to their scale). Used by tests and by `odc train --verify-memory`.
+   */
+  verify(): { countError: number; sumError: number } {
+    return noGrad(() =>
+      tidy(() => {
+        const counts = this.labels.bincount(this.numClasses);
+        const sums = zeros([this.numClasses, this.featDim], { dtype: 'float64' }).indexAdd_(0, this.labels, this.features.double());
+        const countError = counts.sub(this.counts).abs().max().item();
+        const sumError = sums.sub(this.sums).abs().max().item() / Math.max(1, sums.abs().max().item());
+        return { countError, sumError };
+      }),
+    );
+  }
+
+  /** Tensors to checkpoint (live; do not dispose). Counts and sums are derived and recomputed on load. */
+  stateDict(): Map<string, Tensor> {
+    return new Map([
+      ['memory.features', this.features],
+      ['memory.labels', this.labels],
+      ['memory.centroids', this.centroids],
+    ]);
+  }
+
+  loadStateDict(state: Map<string, Tensor>): void {
+    noGrad(() => {
+      for (const [k, t] of this.stateDict()) {
+        const v = state.get(k);
+        if (v === undefined) throw new ConfigError(`checkpoint lacks '${k}'`);
+        const a = t.shape;
+        const b = v.shape;
+        if (a.length !== b.length || a.some((d, i) => d !== b[i])) throw new ConfigError(`checkpoint '${k}' has shape [${b}], memory expects [${a}]`);
+        t.copy_(v);
+      }
+      this.#recomputeStats();
+    });
+  }
+
+  /** Splits counter and random state for checkpoints. */
+  get splitCount(): number {
+    return this.#splits;
+  }
+  set splitCount(v: number) {
+    this.#splits = v;
+  }
+
+  dispose(): void {
+    for (const t of [this.features, this.labels, this.centroids, this.counts, this.sums]) t.dispose();
+  }
+}
+
+/**
+ * A clear error when K clusters of at least `minCluster` members cannot exist in N images
+ * (a frequent failure of the released code on custom data), naming the largest valid K.
+ */
+export function checkCapacity(n: number, k: number, minCluster: number): void {
+  if (k * minCluster > n) {
+    const largest = Math.max(1, Math.floor(n / Math.max(1, minCluster)));
+    throw new ConfigError(
+      `${k} clusters x minimum size ${minCluster} = ${k * minCluster} exceeds the ${n} images; use at most ${largest} clusters (--clusters ${largest}) or a smaller --min-cluster`,
+    );
+  }
+}
+
+/**
+ * For a batch of indices with repeats, the distinct indices and, for each, the batch row of its
+ * last occurrence; [index, undefined] when there are no repeats (the common case).
+ */
+function lastOccurrence(index: Tensor): [Tensor, Tensor | undefined] {
+  const ix = index.toArray();
+  const last = new Map<number, number>();
+  ix.forEach((v, row) => last.set(v, row));
+  if (last.size === ix.length) return [index, undefined];
+  return [tensorFromIndices([...last.keys()]), tensorFromIndices([...last.values()])];
+}

@@ -1,0 +1,86 @@
+/**
+ * A folder of images (JPEG/PNG/WebP/GIF/TIFF), decoded with sharp and resized (cover + centre crop)
+ * to one size. Labels come from first-level sub-folder names when every image sits in one.
+ * Unreadable files are reported by path and skipped, or fail the load (`onError: 'fail'`).
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join, relative, sep } from 'node:path';
+import sharp from 'sharp';
+import { DataError } from './errors.ts';
+import type { ImageStore } from './store.ts';
+
+const EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
+
+function listImages(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export interface FolderOptions {
+  /** Side of the square images after resizing (default 64). */
+  size?: number;
+  /** 3 (RGB, default) or 1 (grayscale). */
+  channels?: 1 | 3;
+  onError?: 'skip' | 'fail';
+  /** Called for each skipped file. */
+  warn?: (message: string) => void;
+  concurrency?: number;
+}
+
+export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<ImageStore> {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new DataError(dir, 'dataset folder does not exist');
+  }
+  if (!st.isDirectory()) throw new DataError(dir, 'not a folder');
+  const size = o.size ?? 64;
+  const channels = o.channels ?? 3;
+  const files = listImages(dir);
+  if (files.length === 0) throw new DataError(dir, `no image files (${[...EXTENSIONS].join(', ')}) in this folder`);
+  const decoded: (Uint8Array | undefined)[] = new Array(files.length);
+  const plane = size * size;
+  let next = 0;
+  const worker = async () => {
+    while (next < files.length) {
+      const i = next++;
+      try {
+        let img = sharp(files[i], { failOn: 'error' }).resize(size, size, { fit: 'cover' }).removeAlpha();
+        img = channels === 1 ? img.grayscale() : img.toColourspace('srgb');
+        const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+        if (info.channels !== channels) throw new Error(`decoded ${info.channels} channels`);
+        const chw = new Uint8Array(channels * plane);
+        for (let p = 0; p < plane; p++) for (let c = 0; c < channels; c++) chw[c * plane + p] = data[p * channels + c];
+        decoded[i] = chw;
+      } catch (e) {
+        const msg = `${files[i]}: unreadable image (${(e as Error).message})`;
+        if ((o.onError ?? 'skip') === 'fail') throw new DataError(files[i], `unreadable image (${(e as Error).message})`);
+        (o.warn ?? console.warn)(`skipping ${msg}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: o.concurrency ?? 4 }, worker));
+  const keep = files.map((_, i) => i).filter((i) => decoded[i] !== undefined);
+  if (keep.length === 0) throw new DataError(dir, 'no readable image in this folder');
+  const pixels = new Uint8Array(keep.length * channels * plane);
+  keep.forEach((i, r) => pixels.set(decoded[i] as Uint8Array, r * channels * plane));
+  const paths = keep.map((i) => files[i]);
+  const rel = paths.map((p) => relative(dir, p).split(sep));
+  let labels: Int32Array | undefined;
+  let classNames: string[] | undefined;
+  if (rel.every((parts) => parts.length >= 2)) {
+    classNames = [...new Set(rel.map((parts) => parts[0]))].sort();
+    const id = new Map(classNames.map((c, k) => [c, k]));
+    labels = Int32Array.from(rel, (parts) => id.get(parts[0]) as number);
+  }
+  return { pixels, n: keep.length, channels, height: size, width: size, labels, classNames, paths, source: `folder:${dir}` };
+}

@@ -1,0 +1,114 @@
+/**
+ * Batches for training and extraction. Each batch's augmentation is seeded by (seed, epoch, batch),
+ * so a batch is reproducible wherever it is made; a worker thread makes the next batches while the
+ * engine trains on the current one (`workers: 0` makes them inline). `waitMs` measures how long the
+ * training loop waited for data.
+ */
+import { Worker } from 'node:worker_threads';
+import { tensor } from '../tensor/creation.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { type AugmentConfig, augmentBatch, extractBatch } from './augment.ts';
+import { makeRng } from './rng.ts';
+import { type ImageStore, imageSize } from './store.ts';
+
+export interface Batch {
+  /** Batch position within the epoch. */
+  step: number;
+  /** Sample indices [B] (int64): the memories are indexed by them. */
+  index: Tensor;
+  rows: Int32Array;
+  /** [B, C, S, S] float32, normalised. */
+  images: Tensor;
+}
+
+interface Job {
+  rows: Int32Array;
+  seeds: number[];
+  extract: boolean;
+}
+
+export class BatchMaker {
+  readonly #store: ImageStore;
+  readonly #workers: Worker[] = [];
+  readonly #pending = new Map<number, (d: Float32Array) => void>();
+  #next = 0;
+  #turn = 0;
+  waitMs = 0;
+
+  constructor(store: ImageStore, readonly cfg: AugmentConfig, workers = 1) {
+    this.#store = store;
+    if (workers > 0) {
+      const shared = new SharedArrayBuffer(store.pixels.byteLength);
+      new Uint8Array(shared).set(store.pixels);
+      const ts = import.meta.url.endsWith('.ts');
+      const url = new URL(ts ? './augment_worker.ts' : './augment_worker.js', import.meta.url);
+      for (let i = 0; i < workers; i++) {
+        const w = new Worker(url, {
+          workerData: { pixels: shared, channels: store.channels, height: store.height, width: store.width },
+          execArgv: ts ? ['--import', 'tsx'] : [],
+        });
+        w.on('message', (m: { id: number; data: Float32Array }) => {
+          this.#pending.get(m.id)?.(m.data);
+          this.#pending.delete(m.id);
+        });
+        w.unref();
+        this.#workers.push(w);
+      }
+    }
+  }
+
+  #make(job: Job): Promise<Float32Array> {
+    if (this.#workers.length === 0) {
+      const data = job.extract ? extractBatch(this.#store, job.rows, this.cfg) : augmentBatch(this.#store, job.rows, this.cfg, makeRng(...job.seeds));
+      return Promise.resolve(data);
+    }
+    const id = this.#next++;
+    const w = this.#workers[this.#turn++ % this.#workers.length];
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      w.postMessage({ id, rows: job.rows, cfg: this.cfg, seeds: job.seeds, extract: job.extract });
+    });
+  }
+
+  /**
+   * Yields the batches of `order` (sample indices) in chunks of `batchSize`, starting at batch
+   * `fromStep`, keeping `prefetch` batches in flight. Batches smaller than `minBatch` are dropped.
+   */
+  async *batches(order: Int32Array, o: { batchSize: number; seeds: number[]; fromStep?: number; extract?: boolean; prefetch?: number; minBatch?: number }): AsyncGenerator<Batch> {
+    const steps = Math.ceil(order.length / o.batchSize);
+    const inFlight: Promise<Float32Array>[] = [];
+    const rowsOf = (s: number) => order.subarray(s * o.batchSize, Math.min(order.length, (s + 1) * o.batchSize));
+    let ahead = o.fromStep ?? 0;
+    const fill = () => {
+      while (ahead < steps && inFlight.length < (o.prefetch ?? 2)) {
+        const rows = rowsOf(ahead);
+        inFlight.push(this.#make({ rows: Int32Array.from(rows), seeds: [...o.seeds, ahead], extract: o.extract ?? false }));
+        ahead++;
+      }
+    };
+    fill();
+    for (let s = o.fromStep ?? 0; s < steps; s++) {
+      const t0 = performance.now();
+      const data = await (inFlight.shift() as Promise<Float32Array>);
+      this.waitMs += performance.now() - t0;
+      fill();
+      const rows = rowsOf(s);
+      if (rows.length < (o.minBatch ?? 1)) continue;
+      const size = this.cfg.size;
+      yield {
+        step: s,
+        rows,
+        index: tensor(BigInt64Array.from(rows, (r) => BigInt(r))),
+        images: tensor(data, { shape: [rows.length, this.#store.channels, size, size] }),
+      };
+    }
+  }
+
+  get pixelsPerImage(): number {
+    return imageSize(this.#store);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.terminate()));
+  }
+}

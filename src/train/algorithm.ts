@@ -1,0 +1,55 @@
+/** What the trainer needs from a clustering method (ODC or DeepCluster). */
+import type { AugmentConfig } from '../data/augment.ts';
+import type { Batch } from '../data/loader.ts';
+import type { ImageStore } from '../data/store.ts';
+import type { ClusterModel } from '../models/cluster_model.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import type { TrainConfig } from './config.ts';
+
+export interface AlgorithmContext {
+  cfg: TrainConfig;
+  store: ImageStore;
+  model: ClusterModel;
+  extractCfg: AugmentConfig;
+  log: (line: string) => void;
+}
+
+export interface StepResult {
+  /** The scalar loss to back-propagate. */
+  loss: Tensor;
+  /** ODC: share of the batch whose label changed. */
+  changeRatio?: number;
+  /** Top-1 agreement of the head with the pseudo-labels (a training-health signal). */
+  target: Tensor;
+  logits: Tensor;
+}
+
+export interface ClusterAlgorithm {
+  /** Initial global clustering of a fresh run. */
+  init(ctx: AlgorithmContext): Promise<Record<string, number>>;
+  /** Called at the start of every epoch (DeepCluster re-clusters here); returns the sampling order. */
+  beginEpoch(ctx: AlgorithmContext, epoch: number, resumed: boolean): Promise<{ order: Int32Array; info: Record<string, number> }>;
+  /** Forward pass and loss of one batch (inside the trainer's scope); may update memories. */
+  step(ctx: AlgorithmContext, batch: Batch): StepResult;
+  /** After the optimiser step: per-iteration bookkeeping. Returns timing/info for the log. */
+  afterStep(ctx: AlgorithmContext, iteration: number): Record<string, number>;
+  /** After the last epoch (DeepCluster clusters once more). */
+  finish(ctx: AlgorithmContext): Promise<void>;
+  /** Current cluster label of every image. */
+  labels(): Int32Array;
+  /** Cluster-size summary for logs. */
+  clusterStats(): Record<string, number>;
+  /** Method state for checkpoints (live tensors) and its restoration. */
+  stateDict(): Map<string, Tensor>;
+  loadStateDict(state: Map<string, Tensor>, meta: Record<string, unknown>): void;
+  /** JSON-able state saved in checkpoint metadata. */
+  meta(): Record<string, unknown>;
+  dispose(): void;
+}
+
+/** Sampling with replacement: N draws of [0, N) (the released ODC sampler). */
+export function withReplacement(n: number, rng: { int(lo: number, hi: number): number }): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = rng.int(0, n - 1);
+  return out;
+}

@@ -1,0 +1,144 @@
+/**
+ * Training configuration: one validated object, from defaults ← config file (YAML or JSON) ←
+ * command-line flags. Errors name the key at fault.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../tensor/errors.ts';
+
+const pair = z.tuple([z.number(), z.number()]);
+
+export const TrainConfigSchema = z
+  .object({
+    method: z.enum(['odc', 'deepcluster']).default('odc'),
+    /** fashion-mnist | mnist | idx:DIR | cifar:DIR | folder:DIR */
+    dataset: z.string().default('fashion-mnist'),
+    split: z.enum(['train', 'test', 'all']).default('train'),
+    /** Use a seeded random subset of this many images. */
+    subset: z.number().int().positive().optional(),
+    /** Long-tail subsampling: largest/smallest class ratio (1..64), needs labels. */
+    longTail: z.number().min(1).max(64).optional(),
+    /** Folder datasets: side images are resized to. */
+    imageSize: z.number().int().min(8).default(64),
+    onBadImage: z.enum(['skip', 'fail']).default('skip'),
+    arch: z.enum(['resnet18', 'resnet34', 'resnet50', 'alexnet']).default('resnet18'),
+    /** ResNet first-stage width (64 = standard) / AlexNet widths × width/64. */
+    width: z.number().int().positive().default(32),
+    /** 'auto': CIFAR stem for images up to 64 px, ImageNet stem above. */
+    stem: z.enum(['auto', 'cifar', 'imagenet']).default('auto'),
+    clusters: z.number().int().positive().default(100),
+    epochs: z.number().int().nonnegative().default(4),
+    batchSize: z.number().int().min(2).default(64),
+    lr: z.number().positive().optional(),
+    momentum: z.number().min(0).default(0.9),
+    weightDecay: z.number().min(0).default(1e-5),
+    lrSchedule: z
+      .discriminatedUnion('type', [
+        z.object({ type: z.literal('constant') }),
+        z.object({ type: z.literal('step'), milestones: z.array(z.number().nonnegative()), gamma: z.number().positive() }),
+        z.object({ type: z.literal('cosine'), minFactor: z.number().min(0).default(0), warmupEpochs: z.number().min(0).default(0) }),
+      ])
+      .default({ type: 'constant' }),
+    memory: z
+      .object({
+        momentum: z.number().gt(0).max(1).default(0.5),
+        minCluster: z.number().int().nonnegative().default(20),
+        centroidInterval: z.number().int().positive().default(10),
+        smallClusterInterval: z.number().int().positive().default(1),
+        /** 'dot': the released code's rule; 'euclidean': the paper's Eq. 3. */
+        assign: z.enum(['dot', 'euclidean']).default('euclidean'),
+        reweightPower: z.number().min(0).default(0.5),
+      })
+      .prefault({}),
+    kmeans: z
+      .object({
+        iterations: z.number().int().positive().default(20),
+        init: z.enum(['random', 'kmeans++']).default('random'),
+        restarts: z.number().int().positive().default(1),
+      })
+      .prefault({}),
+    /** DeepCluster PCA dimension (with whitening); -1 disables. Default: 256 for DeepCluster, -1 for ODC. */
+    pcaDim: z.number().int().optional(),
+    sobel: z.boolean().default(false),
+    neckDropout: z.number().min(0).max(1).default(0.5),
+    augment: z
+      .object({
+        scale: pair.optional(),
+        ratio: pair.optional(),
+        flip: z.number().min(0).max(1).optional(),
+        rotation: z.number().min(0).optional(),
+        brightness: z.number().min(0).optional(),
+        contrast: z.number().min(0).optional(),
+        saturation: z.number().min(0).optional(),
+        hue: z.number().min(0).max(0.5).optional(),
+        grayscale: z.number().min(0).max(1).optional(),
+      })
+      .prefault({}),
+    seed: z.number().int().nonnegative().default(0),
+    threads: z.number().int().positive().optional(),
+    /** Worker threads preparing batches (0: inline). */
+    workers: z.number().int().nonnegative().default(1),
+    /** Backbone (or whole-model) safetensors checkpoint to start from. */
+    initFrom: z.string().optional(),
+    out: z.string().default('runs/odc'),
+    /** Write a checkpoint every this many iterations (and at every epoch end). */
+    checkpointEvery: z.number().int().positive().default(200),
+    logEvery: z.number().int().positive().default(20),
+    /** Stop after this many iterations in total (for tests and time-boxed runs). */
+    maxIterations: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
+
+/** The method's learning rate when none is given: ODC 0.06, DeepCluster 0.1 (Sobel) / 0.3. */
+export function defaultLr(c: TrainConfig): number {
+  return c.method === 'odc' ? 0.06 : c.sobel ? 0.1 : 0.3;
+}
+
+function formatIssues(err: z.ZodError, where: string): string {
+  return err.issues
+    .map((i) => `${where}: '${i.path.join('.') || '(root)'}': ${i.message}`)
+    .join('\n');
+}
+
+/** Validates a partial config over the defaults; a ConfigError lists every key at fault. */
+export function resolveConfig(input: unknown, where = 'config'): TrainConfig {
+  const r = TrainConfigSchema.safeParse(input);
+  if (!r.success) throw new ConfigError(formatIssues(r.error, where));
+  return r.data;
+}
+
+/** Reads a YAML or JSON config file (partial; validated when merged). */
+export function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`--config ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const v = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('expected a mapping of keys to values');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`--config ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Deep merge of plain objects (later wins), for defaults ← file ← flags. */
+export function mergeConfig(...parts: Record<string, unknown>[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const p of parts) {
+    for (const [k, v] of Object.entries(p)) {
+      if (v === undefined) continue;
+      const prev = out[k];
+      out[k] = v !== null && typeof v === 'object' && !Array.isArray(v) && prev !== null && typeof prev === 'object' && !Array.isArray(prev)
+        ? mergeConfig(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,116 @@
+/**
+ * DeepCluster (Caron et al., 2018), the paper's baseline: before every epoch, features of the whole
+ * set (eval mode, pooled backbone output) → PCA to 256 with whitening → L2 → k-means → new
+ * pseudo-labels; uniform sampling over clusters; classifier re-initialised; plain cross-entropy.
+ */
+import { makeRng, shuffleInPlace } from '../data/rng.ts';
+import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
+import * as F from '../nn/functional.ts';
+import { tensor } from '../tensor/creation.ts';
+import { keep } from '../tensor/scope.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import type { Batch } from '../data/loader.ts';
+import type { AlgorithmContext, ClusterAlgorithm, StepResult } from './algorithm.ts';
+import { extractFeatures } from './extract.ts';
+
+export class DeepClusterAlgorithm implements ClusterAlgorithm {
+  #labels: Int32Array | undefined;
+  #labelTensor: Tensor | undefined;
+  #k = 0;
+
+  async #cluster(ctx: AlgorithmContext, round: number): Promise<Record<string, number>> {
+    ctx.model.eval();
+    const t0 = performance.now();
+    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers });
+    const extractS = (performance.now() - t0) / 1000;
+    const x = pcaWhitenL2(feats, ctx.cfg.pcaDim ?? 256);
+    const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed * 1000 + round });
+    this.#setLabels(Int32Array.from(km.labels.toArray()), ctx.cfg.clusters);
+    for (const t of [feats, x, km.labels, km.centroids]) t.dispose();
+    ctx.model.head.reset();
+    return { extract_s: extractS, kmeans_s: (performance.now() - t0) / 1000 - extractS, kmeans_splits: km.splits };
+  }
+
+  #setLabels(labels: Int32Array, k: number): void {
+    this.#labels = labels;
+    this.#k = k;
+    this.#labelTensor?.dispose();
+    this.#labelTensor = keep(tensor(BigInt64Array.from(labels, (v) => BigInt(v))));
+  }
+
+  async init(ctx: AlgorithmContext): Promise<Record<string, number>> {
+    return this.#cluster(ctx, 0);
+  }
+
+  async beginEpoch(ctx: AlgorithmContext, epoch: number, resumed: boolean): Promise<{ order: Int32Array; info: Record<string, number> }> {
+    // Epoch 0 uses the initial clustering; later epochs re-cluster first (unless resuming mid-epoch).
+    const info = epoch > 0 && !resumed ? await this.#cluster(ctx, epoch) : {};
+    return { order: this.#uniformOrder(ctx, epoch), info };
+  }
+
+  /** N indices, int(N/K)+1 drawn per non-empty cluster (with replacement when it is that small), shuffled. */
+  #uniformOrder(ctx: AlgorithmContext, epoch: number): Int32Array {
+    const labels = this.#labels as Int32Array;
+    const n = labels.length;
+    const rng = makeRng(ctx.cfg.seed, epoch, 0xdc);
+    const members: number[][] = Array.from({ length: this.#k }, () => []);
+    labels.forEach((c, i) => members[c].push(i));
+    const per = Math.floor(n / this.#k) + 1;
+    const picks: number[] = [];
+    for (const m of members) {
+      if (m.length === 0) continue;
+      if (m.length <= per) for (let i = 0; i < per; i++) picks.push(m[rng.int(0, m.length - 1)]);
+      else {
+        const copy = Int32Array.from(m);
+        shuffleInPlace(copy, rng);
+        picks.push(...copy.subarray(0, per));
+      }
+    }
+    const order = Int32Array.from(picks);
+    shuffleInPlace(order, rng);
+    return order.subarray(0, n);
+  }
+
+  step(ctx: AlgorithmContext, batch: Batch): StepResult {
+    const logits = ctx.model.forward(batch.images);
+    const target = (this.#labelTensor as Tensor).indexSelect(0, batch.index);
+    return { loss: F.crossEntropy(logits, target), target, logits };
+  }
+
+  afterStep(): Record<string, number> {
+    return {};
+  }
+
+  async finish(ctx: AlgorithmContext): Promise<void> {
+    // The released hook clusters once more after the last epoch: these are the final labels.
+    await this.#cluster(ctx, 1_000_000);
+  }
+
+  labels(): Int32Array {
+    return this.#labels as Int32Array;
+  }
+
+  clusterStats(): Record<string, number> {
+    const counts = new Array(this.#k).fill(0);
+    for (const c of this.#labels ?? []) counts[c]++;
+    const s = [...counts].sort((a, b) => a - b);
+    return { empty: s.filter((v) => v === 0).length, min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
+  }
+
+  stateDict(): Map<string, Tensor> {
+    return new Map([['dc.labels', this.#labelTensor as Tensor]]);
+  }
+
+  loadStateDict(state: Map<string, Tensor>, meta: Record<string, unknown>): void {
+    const t = state.get('dc.labels');
+    if (t !== undefined) this.#setLabels(Int32Array.from(t.toArray()), Number(meta.clusters));
+  }
+
+  meta(): Record<string, unknown> {
+    return { clusters: this.#k };
+  }
+
+  dispose(): void {
+    this.#labelTensor?.dispose();
+  }
+}

@@ -1,0 +1,38 @@
+/** Features of a whole image store from a frozen model (eval mode, no grad, extraction pipeline). */
+import type { AugmentConfig } from '../data/augment.ts';
+import { BatchMaker } from '../data/loader.ts';
+import type { ImageStore } from '../data/store.ts';
+import { empty } from '../tensor/creation.ts';
+import { keep, noGrad, tidy } from '../tensor/scope.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+
+/**
+ * Runs `fn` over every image (in store order) and gathers its [B, D] outputs into one [N, D]
+ * float32 tensor (kept: the caller disposes it). The model's train/eval mode is the caller's.
+ */
+export async function extractFeatures(
+  store: ImageStore, cfg: AugmentConfig, fn: (images: Tensor) => Tensor, o: { batchSize?: number; workers?: number; onBatch?: (done: number) => void } = {},
+): Promise<Tensor> {
+  const maker = new BatchMaker(store, cfg, o.workers ?? 1);
+  const order = Int32Array.from({ length: store.n }, (_, i) => i);
+  let out: Tensor | undefined;
+  let done = 0;
+  try {
+    for await (const b of maker.batches(order, { batchSize: o.batchSize ?? 256, seeds: [0], extract: true })) {
+      noGrad(() =>
+        tidy(() => {
+          const f = fn(b.images).flatten(1);
+          if (out === undefined) out = keep(empty([store.n, f.size(1)]));
+          out.narrow(0, done, f.size(0)).copy_(f);
+        }),
+      );
+      done += b.rows.length;
+      b.images.dispose();
+      b.index.dispose();
+      o.onBatch?.(done);
+    }
+  } finally {
+    await maker.close();
+  }
+  return out as Tensor;
+}

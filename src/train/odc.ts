@@ -1,0 +1,119 @@
+/**
+ * Online Deep Clustering (paper section 3.1-3.2): memories initialised once by a global k-means of
+ * the (random) network's features; then, every iteration, cross-entropy against the labels in the
+ * samples memory with weights ∝ 1/√N_c, the memory update (Eq. 2) and re-assignment, centroid
+ * refresh every k iterations, and small-cluster repair. [0]: ODC, 2020, https://arxiv.org/abs/2006.10645
+ */
+import { makeRng } from '../data/rng.ts';
+import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
+import { OdcMemory } from '../cluster/odc_memory.ts';
+import * as F from '../nn/functional.ts';
+import { keep } from '../tensor/scope.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { type AlgorithmContext, type ClusterAlgorithm, type StepResult, withReplacement } from './algorithm.ts';
+import type { Batch } from '../data/loader.ts';
+import { extractFeatures } from './extract.ts';
+
+export class OdcAlgorithm implements ClusterAlgorithm {
+  memory: OdcMemory | undefined;
+  #weights: Tensor | undefined;
+  /** Milliseconds spent in memory operations (for the memory-share figure). */
+  memoryMs = 0;
+  #repaired = 0;
+
+  #ensureMemory(ctx: AlgorithmContext): OdcMemory {
+    if (this.memory === undefined) {
+      const m = ctx.cfg.memory;
+      this.memory = new OdcMemory({
+        length: ctx.store.n, featDim: ctx.model.featureDim, numClasses: ctx.cfg.clusters, momentum: m.momentum,
+        minCluster: m.minCluster, assign: m.assign, seed: ctx.cfg.seed,
+      });
+    }
+    return this.memory;
+  }
+
+  #reweight(ctx: AlgorithmContext): void {
+    this.#weights?.dispose();
+    this.#weights = keep((this.memory as OdcMemory).classWeights(ctx.cfg.memory.reweightPower));
+  }
+
+  async init(ctx: AlgorithmContext): Promise<Record<string, number>> {
+    const memory = this.#ensureMemory(ctx);
+    // step 1: features of the whole set from the current network (eval mode: BN running stats, no dropout)
+    ctx.model.eval();
+    const t0 = performance.now();
+    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers });
+    const extractS = (performance.now() - t0) / 1000;
+    // step 2: L2 (no PCA for ODC) and a global k-means
+    const x = pcaWhitenL2(feats, ctx.cfg.pcaDim ?? -1);
+    const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed });
+    // step 3: memories from the clustering; step 4: fresh head; step 5: loss weights
+    memory.init(feats, km.labels);
+    ctx.model.head.reset();
+    this.#reweight(ctx);
+    const info = { extract_s: extractS, kmeans_s: (performance.now() - t0) / 1000 - extractS, kmeans_splits: km.splits };
+    for (const t of [feats, x, km.labels, km.centroids]) t.dispose();
+    return info;
+  }
+
+  async beginEpoch(ctx: AlgorithmContext, epoch: number): Promise<{ order: Int32Array; info: Record<string, number> }> {
+    this.#ensureMemory(ctx);
+    if (this.#weights === undefined) this.#reweight(ctx);
+    return { order: withReplacement(ctx.store.n, makeRng(ctx.cfg.seed, epoch, 0x5a)), info: {} };
+  }
+
+  step(ctx: AlgorithmContext, batch: Batch): StepResult {
+    const memory = this.memory as OdcMemory;
+    const feature = ctx.model.feature(batch.images);
+    const logits = ctx.model.head.forward(feature);
+    // The loss uses the labels before this iteration's re-assignment (as the released code).
+    const target = memory.labels.indexSelect(0, batch.index);
+    const loss = F.crossEntropy(logits, target, { weight: this.#weights });
+    const t0 = performance.now();
+    const changeRatio = memory.updateSamples(batch.index, feature.detach());
+    this.memoryMs += performance.now() - t0;
+    return { loss, changeRatio, target, logits };
+  }
+
+  afterStep(ctx: AlgorithmContext, iteration: number): Record<string, number> {
+    const memory = this.memory as OdcMemory;
+    const t0 = performance.now();
+    if (iteration % ctx.cfg.memory.centroidInterval === 0) memory.updateCentroids();
+    let repaired = 0;
+    if (iteration % ctx.cfg.memory.smallClusterInterval === 0) repaired = memory.dealWithSmallClusters();
+    this.#repaired += repaired;
+    this.#reweight(ctx);
+    this.memoryMs += performance.now() - t0;
+    return { repaired };
+  }
+
+  async finish(): Promise<void> {}
+
+  labels(): Int32Array {
+    return Int32Array.from((this.memory as OdcMemory).labels.toArray());
+  }
+
+  clusterStats(): Record<string, number> {
+    return { ...(this.memory as OdcMemory).stats(), repaired_total: this.#repaired };
+  }
+
+  stateDict(): Map<string, Tensor> {
+    return (this.memory as OdcMemory).stateDict();
+  }
+
+  loadStateDict(state: Map<string, Tensor>, meta: Record<string, unknown>): void {
+    (this.memory as OdcMemory).loadStateDict(state);
+    this.#repaired = Number(meta.repaired_total ?? 0);
+    this.#weights?.dispose();
+    this.#weights = undefined;
+  }
+
+  meta(): Record<string, unknown> {
+    return { repaired_total: this.#repaired };
+  }
+
+  dispose(): void {
+    this.memory?.dispose();
+    this.#weights?.dispose();
+  }
+}

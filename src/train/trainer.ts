@@ -1,0 +1,241 @@
+/**
+ * `odc train` as a library call: loads the data, builds the model, runs ODC or DeepCluster with
+ * logging, metrics.jsonl, atomic checkpoints and exact resume, and writes the results to the run
+ * directory (cluster labels, memory features, summary).
+ */
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { presetFor } from '../data/augment.ts';
+import { BatchMaker } from '../data/loader.ts';
+import { longTail, randomSubset, type ImageStore } from '../data/store.ts';
+import { loadDataset } from '../data/spec.ts';
+import { clusterAccuracy, clusterSizes, nmi } from '../eval/cluster_metrics.ts';
+import { saveSafetensors, writeFileAtomic } from '../io/safetensors.ts';
+import { ClusterModel } from '../models/cluster_model.ts';
+import { constantLr, cosineLr, stepLr, type Schedule } from '../optim/schedules.ts';
+import { SGD } from '../optim/sgd.ts';
+import { setNumThreads } from '../runtime.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import { ConfigError } from '../tensor/errors.ts';
+import { Generator, manualSeed } from '../tensor/random.ts';
+import { tidy } from '../tensor/scope.ts';
+import type { AlgorithmContext, ClusterAlgorithm } from './algorithm.ts';
+import { loadCheckpoint, type Progress, restoreRng, saveCheckpoint } from './checkpoint.ts';
+import { defaultLr, type TrainConfig } from './config.ts';
+import { DeepClusterAlgorithm } from './deepcluster.ts';
+import { OdcAlgorithm } from './odc.ts';
+import { writeNpy } from '../io/npy.ts';
+
+export interface TrainOptions {
+  /** Continue from `<out>/latest.safetensors` when it exists. */
+  resume?: boolean;
+  log?: (line: string) => void;
+  /** Called with every metrics record (also written to metrics.jsonl). */
+  onRecord?: (rec: Record<string, unknown>) => void;
+}
+
+export interface TrainResult {
+  outDir: string;
+  checkpoint: string;
+  labels: Int32Array;
+  summary: Record<string, unknown>;
+}
+
+function scheduleOf(c: TrainConfig): Schedule {
+  const s = c.lrSchedule;
+  if (s.type === 'step') return stepLr(s.milestones, s.gamma);
+  if (s.type === 'cosine') return cosineLr(c.epochs, s.minFactor, s.warmupEpochs);
+  return constantLr();
+}
+
+const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
+
+/** Loads and subsamples the configured dataset. */
+export async function loadTrainingData(cfg: TrainConfig, log: (l: string) => void): Promise<ImageStore> {
+  let store = await loadDataset(cfg.dataset, cfg.split, { size: cfg.imageSize, onError: cfg.onBadImage, warn: log });
+  if (cfg.longTail !== undefined) store = longTail(store, cfg.longTail, cfg.seed);
+  if (cfg.subset !== undefined) store = randomSubset(store, cfg.subset, cfg.seed);
+  return store;
+}
+
+export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const outDir = resolve(cfg.out);
+  mkdirSync(outDir, { recursive: true });
+  const latest = join(outDir, 'latest.safetensors');
+  const resuming = (o.resume ?? false) && existsSync(latest);
+  if (o.resume && !resuming) log(`no checkpoint at ${latest}: starting a fresh run`);
+  if (cfg.threads !== undefined) setNumThreads(cfg.threads);
+  manualSeed(cfg.seed);
+
+  const store = await loadTrainingData(cfg, log);
+  const stem = cfg.stem === 'auto' ? (store.height <= 64 ? 'cifar' : 'imagenet') : cfg.stem;
+  const augCfg = presetFor(store.channels, store.height, Object.fromEntries(Object.entries(cfg.augment).filter(([, v]) => v !== undefined)));
+  const model = new ClusterModel({
+    arch: cfg.arch, width: cfg.width, stem, inChannels: store.channels, numClasses: cfg.clusters,
+    neck: cfg.method === 'odc', neckDropout: cfg.neckDropout, sobel: cfg.sobel, generator: new Generator(cfg.seed),
+  });
+  const lr = cfg.lr ?? defaultLr(cfg);
+  const optimizer = new SGD(model.paramGroups(), { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+  const algo: ClusterAlgorithm = cfg.method === 'odc' ? new OdcAlgorithm() : new DeepClusterAlgorithm();
+  const ctx: AlgorithmContext = { cfg, store, model, extractCfg: augCfg, log };
+  const schedule = scheduleOf(cfg);
+  const metricsPath = join(outDir, 'metrics.jsonl');
+  const record = (rec: Record<string, unknown>) => {
+    appendFileSync(metricsPath, `${JSON.stringify(rec)}\n`);
+    o.onRecord?.(rec);
+  };
+  log(`data: ${store.source}: ${store.n} images ${store.channels}x${store.height}x${store.width}${store.labels ? `, ${store.classNames?.length} true classes (evaluation only)` : ''}`);
+  log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${cfg.clusters} clusters, batch ${cfg.batchSize}, lr ${lr}`);
+
+  let progress: Progress = { iteration: 0, epoch: 0, step: 0 };
+  try {
+    if (resuming) {
+      const ck = loadCheckpoint(latest);
+      try {
+        model.loadStateDict(ck.model);
+        optimizer.loadStateDict(ck.optimizer);
+        algo.loadStateDict(new Map([...ck.memory, ...ck.rest]), ck.meta);
+        restoreRng(ck);
+        progress = ck.progress ?? progress;
+      } finally {
+        ck.dispose();
+      }
+      log(`resumed from ${latest} at epoch ${progress.epoch + 1}, batch ${progress.step}, iteration ${progress.iteration}`);
+    } else {
+      writeFileSync(metricsPath, '');
+      writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, lr }, null, 2)}\n`);
+      if (cfg.initFrom !== undefined) initFrom(model, cfg.initFrom, log);
+      const info = await algo.init(ctx);
+      const labels = algo.labels();
+      const rec = { type: 'init', ...info, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}) };
+      record(rec);
+      log(`initial clustering: extract ${info.extract_s.toFixed(1)}s, k-means ${info.kmeans_s.toFixed(1)}s${store.labels ? `, NMI vs true classes ${(rec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
+    }
+
+    const save = () =>
+      saveCheckpoint(latest, { model: model.stateDict(), optimizer: optimizer.stateDict(), memory: algo.stateDict(), progress, meta: { ...algo.meta(), config: cfg } });
+    const maker = new BatchMaker(store, augCfg, cfg.workers);
+    const itersPerEpoch = Math.ceil(store.n / cfg.batchSize);
+    const totalIters = cfg.maxIterations ?? cfg.epochs * itersPerEpoch;
+    const tStart = performance.now();
+    let itersThisRun = 0;
+    let stopped = false;
+    try {
+      for (let epoch = progress.epoch; epoch < cfg.epochs && !stopped; epoch++) {
+        const resumedHere = resuming && epoch === progress.epoch && progress.step > 0;
+        const { order, info } = await algo.beginEpoch(ctx, epoch, resumedHere);
+        if (Object.keys(info).length) record({ type: 'cluster', epoch: epoch + 1, ...info, ...algo.clusterStats() });
+        const fromStep = epoch === progress.epoch ? progress.step : 0;
+        let sums = { loss: 0, change: 0, acc: 0, n: 0, repaired: 0, images: 0 };
+        let window = { loss: 0, change: 0, n: 0, t: performance.now(), images: 0 };
+        const epochStart = performance.now();
+        model.train();
+        for await (const batch of maker.batches(order, { batchSize: cfg.batchSize, seeds: [cfg.seed, epoch], fromStep, minBatch: 2 })) {
+          const factor = schedule(epoch + batch.step / itersPerEpoch);
+          optimizer.setLrFactor(factor);
+          const r = tidy(() => {
+            const s = algo.step(ctx, batch);
+            optimizer.zeroGrad();
+            s.loss.backward();
+            optimizer.step();
+            return { loss: s.loss.item(), change: s.changeRatio ?? Number.NaN, acc: s.logits.argmax(1).eq(s.target).float().mean().item() };
+          });
+          batch.images.dispose();
+          batch.index.dispose();
+          progress = { iteration: progress.iteration + 1, epoch, step: batch.step + 1 };
+          const after = algo.afterStep(ctx, progress.iteration);
+          itersThisRun++;
+          sums = { loss: sums.loss + r.loss, change: sums.change + r.change, acc: sums.acc + r.acc, n: sums.n + 1, repaired: sums.repaired + (after.repaired ?? 0), images: sums.images + batch.rows.length };
+          window = { ...window, loss: window.loss + r.loss, change: window.change + r.change, n: window.n + 1, images: window.images + batch.rows.length };
+          const rec = { type: 'iter', iteration: progress.iteration, epoch: epoch + 1, loss: r.loss, change_ratio: r.change, acc_pseudo: r.acc, lr: lr * factor, repaired: after.repaired ?? 0 };
+          if (progress.iteration % cfg.logEvery === 0) {
+            const dt = (performance.now() - window.t) / 1000;
+            const speed = window.images / dt;
+            const elapsed = (performance.now() - tStart) / 1000;
+            const left = Math.max(0, Math.min(totalIters, cfg.epochs * itersPerEpoch) - progress.iteration);
+            const eta = (elapsed / itersThisRun) * left;
+            record({ ...rec, img_per_s: speed, ...algo.clusterStats() });
+            log(
+              `epoch ${epoch + 1}/${cfg.epochs} it ${batch.step + 1}/${itersPerEpoch} loss ${(window.loss / window.n).toFixed(4)}` +
+                `${cfg.method === 'odc' ? ` change ${(window.change / window.n).toFixed(3)}` : ''} lr ${(lr * factor).toPrecision(3)} ${speed.toFixed(1)} img/s eta ${fmtTime(eta)}`,
+            );
+            window = { loss: 0, change: 0, n: 0, t: performance.now(), images: 0 };
+          } else {
+            record(rec);
+          }
+          if (progress.iteration % cfg.checkpointEvery === 0) save();
+          if (cfg.maxIterations !== undefined && progress.iteration >= cfg.maxIterations) {
+            stopped = true;
+            break;
+          }
+        }
+        if (!stopped || progress.step >= itersPerEpoch) {
+          progress = { iteration: progress.iteration, epoch: epoch + 1, step: 0 };
+        }
+        const wall = (performance.now() - epochStart) / 1000;
+        const labels = algo.labels();
+        const epochRec = {
+          type: 'epoch', epoch: epoch + 1, partial: stopped, loss: sums.loss / Math.max(1, sums.n), change_ratio: sums.change / Math.max(1, sums.n),
+          acc_pseudo: sums.acc / Math.max(1, sums.n), repaired: sums.repaired, wall_s: wall, img_per_s: sums.images / wall,
+          data_wait_s: maker.waitMs / 1000, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
+        };
+        maker.waitMs = 0;
+        record(epochRec);
+        log(`epoch ${epoch + 1} done in ${fmtTime(wall)}: loss ${epochRec.loss.toFixed(4)}${cfg.method === 'odc' ? ` change ${epochRec.change_ratio.toFixed(3)}` : ''}` +
+          `${store.labels ? ` NMI(labels, truth) ${(epochRec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
+        save();
+      }
+    } finally {
+      await maker.close();
+    }
+    const finished = progress.epoch >= cfg.epochs;
+    if (finished) await algo.finish(ctx);
+    save();
+    return writeResults(outDir, latest, cfg, store, model, algo, finished, log);
+  } finally {
+    algo.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+/** Loads a backbone (or a whole model) from a safetensors file for fine-tuning (paper section 3.3). */
+function initFrom(model: ClusterModel, path: string, log: (l: string) => void): void {
+  const ck = loadCheckpoint(path);
+  try {
+    const own = model.backbone.stateDict();
+    const src = new Map<string, Tensor>();
+    for (const [k, v] of ck.model) {
+      const key = k.startsWith('backbone.') ? k.slice('backbone.'.length) : k;
+      if (own.has(key)) src.set(key, v);
+    }
+    if (src.size === 0) throw new ConfigError(`--init-from ${path}: no key matches the ${model.options.arch} backbone (e.g. '${[...own.keys()][0]}')`);
+    const r = model.backbone.loadStateDict(src, { strict: false });
+    log(`initialised the backbone from ${path}: ${src.size} tensors${r.missingKeys.length ? `, ${r.missingKeys.length} missing (kept random): ${r.missingKeys.slice(0, 5).join(', ')}` : ''}`);
+  } finally {
+    ck.dispose();
+  }
+}
+
+function writeResults(
+  outDir: string, checkpoint: string, cfg: TrainConfig, store: ImageStore, model: ClusterModel, algo: ClusterAlgorithm, finished: boolean, log: (l: string) => void,
+): TrainResult {
+  const labels = algo.labels();
+  writeNpy(join(outDir, 'labels.npy'), labels);
+  const state = algo.stateDict();
+  const feats = state.get('memory.features');
+  if (feats !== undefined) saveSafetensors(join(outDir, 'memory.safetensors'), state);
+  saveSafetensors(join(outDir, 'model.safetensors'), model.stateDict(), { arch: cfg.arch, method: cfg.method });
+  const summary: Record<string, unknown> = {
+    method: cfg.method, dataset: store.source, images: store.n, clusters: cfg.clusters, finished,
+    cluster_sizes: clusterSizes(labels, cfg.clusters),
+  };
+  if (store.labels) {
+    summary.nmi_labels = nmi(labels, store.labels);
+    summary.acc_labels = clusterAccuracy(labels, store.labels);
+  }
+  writeFileAtomic(join(outDir, 'summary.json'), Buffer.from(`${JSON.stringify(summary, null, 2)}\n`));
+  log(`results in ${outDir}: latest.safetensors (resumable checkpoint), model.safetensors, labels.npy${feats ? ', memory.safetensors' : ''}, metrics.jsonl, summary.json`);
+  return { outDir, checkpoint, labels, summary };
+}
