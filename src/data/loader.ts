@@ -30,7 +30,7 @@ interface Job {
 export class BatchMaker {
   readonly #store: ImageStore;
   readonly #workers: Worker[] = [];
-  readonly #pending = new Map<number, (d: Float32Array) => void>();
+  readonly #pending = new Map<number, { resolve: (d: Float32Array) => void; reject: (e: Error) => void }>();
   #next = 0;
   #turn = 0;
   waitMs = 0;
@@ -41,17 +41,20 @@ export class BatchMaker {
       const shared = new SharedArrayBuffer(store.pixels.byteLength);
       new Uint8Array(shared).set(store.pixels);
       const ts = import.meta.url.endsWith('.ts');
-      const url = new URL(ts ? './augment_worker.ts' : './augment_worker.js', import.meta.url);
+      const entry = new URL(ts ? './augment_worker.ts' : './augment_worker.js', import.meta.url);
+      const url = ts ? new URL('./ts_worker_boot.mjs', import.meta.url) : entry;
       for (let i = 0; i < workers; i++) {
         const w = new Worker(url, {
-          workerData: { pixels: shared, channels: store.channels, height: store.height, width: store.width },
-          execArgv: ts ? ['--import', 'tsx'] : [],
+          workerData: { pixels: shared, channels: store.channels, height: store.height, width: store.width, __entry: entry.href },
         });
         w.on('message', (m: { id: number; data: Float32Array }) => {
-          this.#pending.get(m.id)?.(m.data);
+          this.#pending.get(m.id)?.resolve(m.data);
           this.#pending.delete(m.id);
         });
-        w.unref();
+        w.on('error', (err) => {
+          for (const p of this.#pending.values()) p.reject(err);
+          this.#pending.clear();
+        });
         this.#workers.push(w);
       }
     }
@@ -64,8 +67,8 @@ export class BatchMaker {
     }
     const id = this.#next++;
     const w = this.#workers[this.#turn++ % this.#workers.length];
-    return new Promise((resolve) => {
-      this.#pending.set(id, resolve);
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
       w.postMessage({ id, rows: job.rows, cfg: this.cfg, seeds: job.seeds, extract: job.extract });
     });
   }
