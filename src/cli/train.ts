@@ -19,6 +19,7 @@ export interface TrainFlags {
   lr?: number;
   weightDecay?: number;
   assign?: 'euclidean' | 'dot';
+  labelWarmup?: number;
   minCluster?: number;
   cropMin?: number;
   pcaDim?: number;
@@ -44,7 +45,7 @@ export async function runTrain(f: TrainFlags): Promise<void> {
     batchSize: f.batchSize, lr: f.lr, weightDecay: f.weightDecay, pcaDim: f.pcaDim, sobel: f.sobel, initFrom: f.initFrom,
     out: f.out, seed: f.seed, threads: f.threads, workers: f.workers, maxIterations: f.maxIterations,
     checkpointEvery: f.checkpointEvery, logEvery: f.logEvery,
-    memory: { assign: f.assign, minCluster: f.minCluster },
+    memory: { assign: f.assign, minCluster: f.minCluster, warmupEpochs: f.labelWarmup },
     augment: { scale: f.cropMin !== undefined ? [f.cropMin, 1] : undefined },
   };
   const cfg = resolveConfig(mergeConfig(fromFile, fromFlags), f.config ?? 'flags');

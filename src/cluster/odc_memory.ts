@@ -127,18 +127,18 @@ export class OdcMemory {
 
   /**
    * Eq. 2 for the batch (indices [B] int64, raw features [B, D]), then re-assignment of the batch's
-   * labels. Returns the label-change ratio over the batch. Repeated indices: the last one wins
-   * (as the released code's indexed write).
+   * labels (`relabel: false` keeps them). Returns the label-change ratio over the batch. Repeated
+   * indices: the last one wins (as the released code's indexed write).
    */
-  updateSamples(index: Tensor, feats: Tensor): number {
+  updateSamples(index: Tensor, feats: Tensor, o: { relabel?: boolean } = {}): number {
     return noGrad(() =>
       tidy(() => {
         const fn = feats.div(feats.norm(2, 1, true).add(EPS));
         const old = this.features.indexSelect(0, index);
         const mixed = old.mul(1 - this.momentum).add(fn, this.momentum);
         const fresh = mixed.div(mixed.norm(2, 1, true).add(EPS));
-        const newLabels = this.#nearest(fresh);
         const oldLabels = this.labels.indexSelect(0, index);
+        const newLabels = (o.relabel ?? true) ? this.#nearest(fresh) : oldLabels;
         const changed = newLabels.ne(oldLabels).float().mean().item();
         const [uniq, rows] = lastOccurrence(index);
         const u = rows === undefined ? { idx: index, feat: fresh, lab: newLabels } : { idx: uniq, feat: fresh.indexSelect(0, rows), lab: newLabels.indexSelect(0, rows) };
@@ -196,6 +196,7 @@ export class OdcMemory {
    * of the largest cluster. Returns the number of clusters re-created.
    */
   dealWithSmallClusters(): number {
+    if (this.minCluster <= 0 || !tidy(() => this.counts.lt(this.minCluster).any().item())) return 0;
     const counts = this.counts.toArray();
     const small = counts.flatMap((c, k) => (c < this.minCluster ? [k] : []));
     if (small.length === 0) return 0;

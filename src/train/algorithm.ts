@@ -41,7 +41,7 @@ export interface ClusterAlgorithm {
   clusterStats(): Record<string, number>;
   /** Method state for checkpoints (live tensors) and its restoration. */
   stateDict(): Map<string, Tensor>;
-  loadStateDict(state: Map<string, Tensor>, meta: Record<string, unknown>): void;
+  loadStateDict(ctx: AlgorithmContext, state: Map<string, Tensor>, meta: Record<string, unknown>): void;
   /** JSON-able state saved in checkpoint metadata. */
   meta(): Record<string, unknown>;
   dispose(): void;

@@ -24,7 +24,7 @@ export const TrainConfigSchema = z
     onBadImage: z.enum(['skip', 'fail']).default('skip'),
     arch: z.enum(['resnet18', 'resnet34', 'resnet50', 'alexnet']).default('resnet18'),
     /** ResNet first-stage width (64 = standard) / AlexNet widths × width/64. */
-    width: z.number().int().positive().default(32),
+    width: z.number().int().positive().default(16),
     /** 'auto': CIFAR stem for images up to 64 px, ImageNet stem above. */
     stem: z.enum(['auto', 'cifar', 'imagenet']).default('auto'),
     clusters: z.number().int().positive().default(100),
@@ -47,8 +47,13 @@ export const TrainConfigSchema = z
         centroidInterval: z.number().int().positive().default(10),
         smallClusterInterval: z.number().int().positive().default(1),
         /** 'dot': the released code's rule; 'euclidean': the paper's Eq. 3. */
-        assign: z.enum(['dot', 'euclidean']).default('euclidean'),
+        assign: z.enum(['dot', 'euclidean']).default('dot'),
         reweightPower: z.number().min(0).default(0.5),
+        /**
+         * Epochs at the start during which memory features update but labels are not re-assigned, so the
+         * network first learns the initial clustering (0: the paper; 1 measured better, docs/odc.md).
+         */
+        warmupEpochs: z.number().nonnegative().default(1),
       })
       .prefault({}),
     kmeans: z
@@ -85,6 +90,8 @@ export const TrainConfigSchema = z
     /** Write a checkpoint every this many iterations (and at every epoch end). */
     checkpointEvery: z.number().int().positive().default(200),
     logEvery: z.number().int().positive().default(20),
+    /** After training, cluster the backbone features into as many groups as true classes and report NMI/ACC (labelled data only). */
+    evalFeatures: z.boolean().default(true),
     /** Stop after this many iterations in total (for tests and time-boxed runs). */
     maxIterations: z.number().int().positive().optional(),
   })

@@ -101,7 +101,7 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
     return new Map([['dc.labels', this.#labelTensor as Tensor]]);
   }
 
-  loadStateDict(state: Map<string, Tensor>, meta: Record<string, unknown>): void {
+  loadStateDict(_ctx: AlgorithmContext, state: Map<string, Tensor>, meta: Record<string, unknown>): void {
     const t = state.get('dc.labels');
     if (t !== undefined) this.#setLabels(Int32Array.from(t.toArray()), Number(meta.clusters));
   }

@@ -20,6 +20,8 @@ export class OdcAlgorithm implements ClusterAlgorithm {
   /** Milliseconds spent in memory operations (for the memory-share figure). */
   memoryMs = 0;
   #repaired = 0;
+  /** Iterations done (for the warm-up). */
+  #iteration = 0;
 
   #ensureMemory(ctx: AlgorithmContext): OdcMemory {
     if (this.memory === undefined) {
@@ -70,12 +72,15 @@ export class OdcAlgorithm implements ClusterAlgorithm {
     const target = memory.labels.indexSelect(0, batch.index);
     const loss = F.crossEntropy(logits, target, { weight: this.#weights });
     const t0 = performance.now();
-    const changeRatio = memory.updateSamples(batch.index, feature.detach());
+    const warmup = ctx.cfg.memory.warmupEpochs * Math.ceil(ctx.store.n / ctx.cfg.batchSize);
+    const relabel = this.#iteration >= warmup;
+    const changeRatio = memory.updateSamples(batch.index, feature.detach(), { relabel });
     this.memoryMs += performance.now() - t0;
     return { loss, changeRatio, target, logits };
   }
 
   afterStep(ctx: AlgorithmContext, iteration: number): Record<string, number> {
+    this.#iteration = iteration;
     const memory = this.memory as OdcMemory;
     const t0 = performance.now();
     if (iteration % ctx.cfg.memory.centroidInterval === 0) memory.updateCentroids();
@@ -94,22 +99,23 @@ export class OdcAlgorithm implements ClusterAlgorithm {
   }
 
   clusterStats(): Record<string, number> {
-    return { ...(this.memory as OdcMemory).stats(), repaired_total: this.#repaired };
+    return { ...(this.memory as OdcMemory).stats(), repaired_total: this.#repaired, memory_s: this.memoryMs / 1000 };
   }
 
   stateDict(): Map<string, Tensor> {
     return (this.memory as OdcMemory).stateDict();
   }
 
-  loadStateDict(state: Map<string, Tensor>, meta: Record<string, unknown>): void {
-    (this.memory as OdcMemory).loadStateDict(state);
+  loadStateDict(ctx: AlgorithmContext, state: Map<string, Tensor>, meta: Record<string, unknown>): void {
+    this.#ensureMemory(ctx).loadStateDict(state);
     this.#repaired = Number(meta.repaired_total ?? 0);
+    this.#iteration = Number(meta.iteration ?? 0);
     this.#weights?.dispose();
     this.#weights = undefined;
   }
 
   meta(): Record<string, unknown> {
-    return { repaired_total: this.#repaired };
+    return { repaired_total: this.#repaired, iteration: this.#iteration };
   }
 
   dispose(): void {

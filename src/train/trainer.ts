@@ -25,6 +25,8 @@ import { defaultLr, type TrainConfig } from './config.ts';
 import { DeepClusterAlgorithm } from './deepcluster.ts';
 import { OdcAlgorithm } from './odc.ts';
 import { writeNpy } from '../io/npy.ts';
+import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
+import { extractFeatures } from './extract.ts';
 
 export interface TrainOptions {
   /** Continue from `<out>/latest.safetensors` when it exists. */
@@ -95,7 +97,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
       try {
         model.loadStateDict(ck.model);
         optimizer.loadStateDict(ck.optimizer);
-        algo.loadStateDict(new Map([...ck.memory, ...ck.rest]), ck.meta);
+        algo.loadStateDict(ctx, new Map([...ck.memory, ...ck.rest]), ck.meta);
         restoreRng(ck);
         progress = ck.progress ?? progress;
       } finally {
@@ -192,7 +194,8 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
     const finished = progress.epoch >= cfg.epochs;
     if (finished) await algo.finish(ctx);
     save();
-    return writeResults(outDir, latest, cfg, store, model, algo, finished, log);
+    const quality = finished && store.labels && cfg.evalFeatures ? await featureClustering(ctx) : undefined;
+    return writeResults(outDir, latest, cfg, store, model, algo, finished, log, quality);
   } finally {
     algo.dispose();
     optimizer.dispose();
@@ -218,8 +221,28 @@ function initFrom(model: ClusterModel, path: string, log: (l: string) => void): 
   }
 }
 
+/**
+ * How well the learned backbone features cluster: k-means with k = number of true classes on the
+ * L2-normalised pooled backbone features (eval mode) of the training images; NMI and ACC.
+ */
+export async function featureClustering(ctx: AlgorithmContext): Promise<{ nmi: number; acc: number; k: number }> {
+  const { store, model, cfg } = ctx;
+  const truth = store.labels as Int32Array;
+  const k = store.classNames?.length ?? Math.max(...truth) + 1;
+  model.eval();
+  const feats = await extractFeatures(store, ctx.extractCfg, (x) => model.backbone.pooled(model.prepare(x)), { workers: cfg.workers });
+  const x = pcaWhitenL2(feats, -1);
+  const km = kmeans(x, { k, init: 'kmeans++', restarts: 5, seed: cfg.seed });
+  const labels = km.labels.toArray();
+  for (const t of [feats, x, km.labels, km.centroids]) t.dispose();
+  const r = { nmi: nmi(labels, truth), acc: clusterAccuracy(labels, truth), k };
+  ctx.log(`k-means (k = ${k}) on the learned backbone features: NMI ${r.nmi.toFixed(4)}, ACC ${r.acc.toFixed(4)}`);
+  return r;
+}
+
 function writeResults(
   outDir: string, checkpoint: string, cfg: TrainConfig, store: ImageStore, model: ClusterModel, algo: ClusterAlgorithm, finished: boolean, log: (l: string) => void,
+  quality?: { nmi: number; acc: number; k: number },
 ): TrainResult {
   const labels = algo.labels();
   writeNpy(join(outDir, 'labels.npy'), labels);
@@ -235,6 +258,7 @@ function writeResults(
     summary.nmi_labels = nmi(labels, store.labels);
     summary.acc_labels = clusterAccuracy(labels, store.labels);
   }
+  if (quality !== undefined) summary.feature_kmeans = quality;
   writeFileAtomic(join(outDir, 'summary.json'), Buffer.from(`${JSON.stringify(summary, null, 2)}\n`));
   log(`results in ${outDir}: latest.safetensors (resumable checkpoint), model.safetensors, labels.npy${feats ? ', memory.safetensors' : ''}, metrics.jsonl, summary.json`);
   return { outDir, checkpoint, labels, summary };
