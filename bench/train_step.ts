@@ -7,7 +7,7 @@
  *     --batch 128 --classes 100 --steps 20 --threads 2 [--channels-last]
  */
 import { parseArgs } from 'node:util';
-import { Conv2d, F, getNumThreads, Linear, manualSeed, randint, randn, ResNet, type ResNetDepth, SGD, setNumThreads, type Tensor, tidy } from '../src/index.ts';
+import { Conv2d, F, getNumThreads, Linear, manualSeed, ResNet, type ResNetDepth, randint, randn, SGD, setNumThreads, type Tensor, tidy } from '../src/index.ts';
 
 const { values: a } = parseArgs({
   options: {

@@ -1,8 +1,8 @@
 /** NMI, ARI, ACC and purity on constructed cases with known answers. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ari, clusterAccuracy, clusterSizes, nmi, purity } from '../src/eval/cluster_metrics.ts';
 import { makeRng } from '../src/data/rng.ts';
+import { ari, clusterAccuracy, clusterSizes, nmi, purity } from '../src/eval/cluster_metrics.ts';
 
 describe('clustering metrics', () => {
   const truth = [0, 0, 0, 1, 1, 1, 2, 2, 2];

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { loadCifarDir } from '../src/data/cifar.ts';
 import { loadFolder } from '../src/data/folder.ts';
@@ -18,7 +18,7 @@ function idx(dims: number[], data: Uint8Array, rankCode = 0x08): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
   head[2] = rankCode;
   head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  for (const [i, d] of dims.entries()) head.writeUInt32BE(d, 4 + 4 * i);
   return Buffer.concat([head, Buffer.from(data)]);
 }
 

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { kmeans, pcaWhitenL2 } from '../src/cluster/kmeans.ts';
 import { twoMeans } from '../src/cluster/two_means.ts';
 import { nmi } from '../src/eval/cluster_metrics.ts';
-import { cat, ConfigError, Generator, randn, tensor, tidy } from '../src/index.ts';
+import { ConfigError, cat, Generator, randn, tensor, tidy } from '../src/index.ts';
 
 /** Three well separated Gaussian blobs in 5-D, 40 points each; returns points and true labels. */
 function blobs(g: Generator) {

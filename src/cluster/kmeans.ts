@@ -4,9 +4,10 @@
  * one (faiss's rule: pick j with probability (n_j − 1)/(n − k), copy its centroid, perturb
  * alternate coordinates by ±1/1024), several restarts keeping the lowest inertia, fully seeded.
  */
-import { ConfigError } from '../tensor/errors.ts';
-import { arange, cat, zeros } from '../tensor/creation.ts';
+
 import { makeRng, type Rng } from '../data/rng.ts';
+import { arange, cat, zeros } from '../tensor/creation.ts';
+import { ConfigError } from '../tensor/errors.ts';
 import { Generator } from '../tensor/random.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import { type Tensor, tensorFromIndices } from './tensor_util.ts';
@@ -201,6 +202,7 @@ export function pcaWhitenL2(x: Tensor, dim: number): Tensor {
 }
 
 import { aten, wrap } from '../tensor/tensor.ts';
+
 const eighOp = aten('linalg_eigh');
 /** Eigen-decomposition of a symmetric matrix: [eigenvalues ascending, eigenvectors as columns]. */
 export function eigh(a: Tensor): [Tensor, Tensor] {

@@ -12,13 +12,14 @@
  * and finding small clusters never scan the whole memory. `verify()` compares them with a full
  * recompute.
  */
-import { ConfigError } from '../tensor/errors.ts';
-import { fullLike, onesLike, where, zeros } from '../tensor/creation.ts';
+
 import { makeRng, type Rng } from '../data/rng.ts';
+import { fullLike, onesLike, where, zeros } from '../tensor/creation.ts';
+import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { twoMeans } from './two_means.ts';
 import { tensorFromIndices } from './tensor_util.ts';
+import { twoMeans } from './two_means.ts';
 
 /**
  * 'dot': argmax_c ⟨C_c, F⟩ with un-normalised mean centroids (the released code);
@@ -337,7 +338,7 @@ export function checkCapacity(n: number, k: number, minCluster: number): void {
 function lastOccurrence(index: Tensor): [Tensor, Tensor | undefined] {
   const ix = index.toArray();
   const last = new Map<number, number>();
-  ix.forEach((v, row) => last.set(v, row));
+  for (const [row, v] of ix.entries()) last.set(v, row);
   if (last.size === ix.length) return [index, undefined];
   return [tensorFromIndices([...last.keys()]), tensorFromIndices([...last.values()])];
 }

@@ -151,7 +151,7 @@ export function augmentImage(src: PixelSource, row: number, p: ImageParams, cfg:
   }
 }
 
-const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
+const clamp01 = (v: number) => Math.min(1, Math.max(0, v));
 
 function grayAt(x: Float32Array, offset: number, plane: number, i: number): number {
   return 0.299 * x[offset + i] + 0.587 * x[offset + plane + i] + 0.114 * x[offset + 2 * plane + i];

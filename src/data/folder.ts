@@ -72,7 +72,7 @@ export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<Im
   const keep = files.map((_, i) => i).filter((i) => decoded[i] !== undefined);
   if (keep.length === 0) throw new DataError(dir, 'no readable image in this folder');
   const pixels = new Uint8Array(keep.length * channels * plane);
-  keep.forEach((i, r) => pixels.set(decoded[i] as Uint8Array, r * channels * plane));
+  for (const [r, i] of keep.entries()) pixels.set(decoded[i] as Uint8Array, r * channels * plane);
   const paths = keep.map((i) => files[i]);
   const rel = paths.map((p) => relative(dir, p).split(sep));
   let labels: Int32Array | undefined;

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../tensor/errors.ts';
 import { loadCifarDir } from './cifar.ts';
-import { loadFolder, type FolderOptions } from './folder.ts';
+import { type FolderOptions, loadFolder } from './folder.ts';
 import { loadIdxDir, type Split } from './idx.ts';
 import type { ImageStore } from './store.ts';
 

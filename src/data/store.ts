@@ -3,7 +3,7 @@
  * (the row in this store) travels with every image, because the ODC memories are indexed by it.
  */
 import { ConfigError } from '../tensor/errors.ts';
-import { makeRng, shuffleInPlace, type Rng } from './rng.ts';
+import { makeRng, type Rng, shuffleInPlace } from './rng.ts';
 
 export interface ImageStore {
   /** Pixels, sample-major: image i occupies [i*C*H*W, (i+1)*C*H*W). */

@@ -9,7 +9,7 @@ export function encodeNpy(data: Int32Array | Float32Array | Float64Array | BigIn
   const descr = DESCR.get(data.constructor.name);
   if (descr === undefined) throw new TypeError(`cannot write ${data.constructor.name} as .npy`);
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64)}\n`;
   const head = Buffer.alloc(10);
   head.write('\x93NUMPY', 0, 'latin1');
   head[6] = 1;

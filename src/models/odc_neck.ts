@@ -3,11 +3,12 @@
  * 256-d feature the memories hold (the released NonLinearNeckV0 / ODCNeck: BN momentum 0.001,
  * no affine parameters, dropout 0.5, non-negative output).
  */
-import { BatchNorm1d, Dropout, Linear } from '../nn/layers.ts';
+
 import { constant_, kaimingNormal_, normal_ } from '../nn/init.ts';
+import { BatchNorm1d, Dropout, Linear } from '../nn/layers.ts';
 import { Module } from '../nn/module.ts';
-import type { Tensor } from '../tensor/tensor.ts';
 import type { Generator } from '../tensor/random.ts';
+import type { Tensor } from '../tensor/tensor.ts';
 
 export interface OdcNeckOptions {
   inChannels: number;

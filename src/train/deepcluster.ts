@@ -3,13 +3,14 @@
  * set (eval mode, pooled backbone output) → PCA to 256 with whitening → L2 → k-means → new
  * pseudo-labels; uniform sampling over clusters; classifier re-initialised; plain cross-entropy.
  */
-import { makeRng, shuffleInPlace } from '../data/rng.ts';
+
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
+import type { Batch } from '../data/loader.ts';
+import { makeRng, shuffleInPlace } from '../data/rng.ts';
 import * as F from '../nn/functional.ts';
 import { tensor } from '../tensor/creation.ts';
 import { keep } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import type { Batch } from '../data/loader.ts';
 import type { AlgorithmContext, ClusterAlgorithm, StepResult } from './algorithm.ts';
 import { extractFeatures } from './extract.ts';
 
@@ -54,7 +55,7 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
     const n = labels.length;
     const rng = makeRng(ctx.cfg.seed, epoch, 0xdc);
     const members: number[][] = Array.from({ length: this.#k }, () => []);
-    labels.forEach((c, i) => members[c].push(i));
+    for (const [i, c] of labels.entries()) members[c].push(i);
     const per = Math.floor(n / this.#k) + 1;
     const picks: number[] = [];
     for (const m of members) {

@@ -4,14 +4,15 @@
  * samples memory with weights ∝ 1/√N_c, the memory update (Eq. 2) and re-assignment, centroid
  * refresh every k iterations, and small-cluster repair. [0]: ODC, 2020, https://arxiv.org/abs/2006.10645
  */
-import { makeRng } from '../data/rng.ts';
+
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
 import { OdcMemory } from '../cluster/odc_memory.ts';
+import type { Batch } from '../data/loader.ts';
+import { makeRng } from '../data/rng.ts';
 import * as F from '../nn/functional.ts';
 import { keep } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { type AlgorithmContext, type ClusterAlgorithm, type StepResult, withReplacement } from './algorithm.ts';
-import type { Batch } from '../data/loader.ts';
 import { extractFeatures } from './extract.ts';
 
 export class OdcAlgorithm implements ClusterAlgorithm {

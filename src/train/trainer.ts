@@ -5,28 +5,28 @@
  */
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
 import { presetFor } from '../data/augment.ts';
 import { BatchMaker } from '../data/loader.ts';
-import { longTail, randomSubset, type ImageStore } from '../data/store.ts';
 import { loadDataset } from '../data/spec.ts';
+import { type ImageStore, longTail, randomSubset } from '../data/store.ts';
 import { clusterAccuracy, clusterSizes, nmi } from '../eval/cluster_metrics.ts';
+import { writeNpy } from '../io/npy.ts';
 import { saveSafetensors, writeFileAtomic } from '../io/safetensors.ts';
 import { ClusterModel } from '../models/cluster_model.ts';
-import { constantLr, cosineLr, stepLr, type Schedule } from '../optim/schedules.ts';
+import { constantLr, cosineLr, type Schedule, stepLr } from '../optim/schedules.ts';
 import { SGD } from '../optim/sgd.ts';
 import { setNumThreads } from '../runtime.ts';
-import type { Tensor } from '../tensor/tensor.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { Generator, manualSeed } from '../tensor/random.ts';
 import { tidy } from '../tensor/scope.ts';
+import type { Tensor } from '../tensor/tensor.ts';
 import type { AlgorithmContext, ClusterAlgorithm } from './algorithm.ts';
 import { loadCheckpoint, type Progress, restoreRng, saveCheckpoint } from './checkpoint.ts';
 import { defaultLr, type TrainConfig } from './config.ts';
 import { DeepClusterAlgorithm } from './deepcluster.ts';
-import { OdcAlgorithm } from './odc.ts';
-import { writeNpy } from '../io/npy.ts';
-import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
 import { extractFeatures } from './extract.ts';
+import { OdcAlgorithm } from './odc.ts';
 
 export interface TrainOptions {
   /** Continue from `<out>/latest.safetensors` when it exists. */
