@@ -48,7 +48,7 @@ program
   .option('--resume', 'continue from <out>/latest.safetensors')
   .option('--seed <n>', 'random seed (default 0)', int('--seed'))
   .option('--threads <n>', 'libtorch intra-op threads (default: all cores, or ODC_THREADS)', int('--threads'))
-  .option('--workers <n>', 'data-preparation worker threads, 0 = inline (default 1)', int('--workers'))
+  .option('--workers <n>', 'data-preparation worker threads, 0 = inline (default: 1 when a core is free beyond --threads, else 0)', int('--workers'))
   .option('--max-iterations <n>', 'stop after this many iterations in total (resume later with --resume)', int('--max-iterations'))
   .option('--checkpoint-every <n>', 'iterations between checkpoints (default 200; also every epoch)', int('--checkpoint-every'))
   .option('--log-every <n>', 'iterations between progress lines (default 20)', int('--log-every'))

@@ -91,10 +91,11 @@ export class BatchMaker {
     };
     fill();
     for (let s = o.fromStep ?? 0; s < steps; s++) {
+      // Waiting time: for the batch, and for queuing the next ones (inline preparation runs here).
       const t0 = performance.now();
       const data = await (inFlight.shift() as Promise<Float32Array>);
-      this.waitMs += performance.now() - t0;
       fill();
+      this.waitMs += performance.now() - t0;
       const rows = rowsOf(s);
       if (rows.length < (o.minBatch ?? 1)) continue;
       const size = this.cfg.size;

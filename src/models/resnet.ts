@@ -10,8 +10,8 @@ import { BatchNorm2d, Conv2d, Linear, MaxPool2d, Sequential } from '../nn/layers
 import { Module } from '../nn/module.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import type { Generator } from '../tensor/random.ts';
-import { setData, type Tensor } from '../tensor/tensor.ts';
 import { noGrad } from '../tensor/scope.ts';
+import { setData, type Tensor } from '../tensor/tensor.ts';
 import type { Backbone, Tap } from './backbone.ts';
 
 export type ResNetDepth = 18 | 34 | 50;

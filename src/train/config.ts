@@ -82,8 +82,11 @@ export const TrainConfigSchema = z
       .prefault({}),
     seed: z.number().int().nonnegative().default(0),
     threads: z.number().int().positive().optional(),
-    /** Worker threads preparing batches (0: inline). */
-    workers: z.number().int().nonnegative().default(1),
+    /**
+     * Worker threads preparing batches (0: inline). Default: 1 when the machine has a core to spare
+     * beyond libtorch's threads, else 0 (on 2 cores a worker slowed the loop 3-7 %: measured, README).
+     */
+    workers: z.number().int().nonnegative().optional(),
     /** Backbone (or whole-model) safetensors checkpoint to start from. */
     initFrom: z.string().optional(),
     out: z.string().default('runs/odc'),

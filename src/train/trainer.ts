@@ -4,6 +4,7 @@
  * directory (cluster labels, memory features, summary).
  */
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
 import { presetFor } from '../data/augment.ts';
@@ -16,7 +17,7 @@ import { saveSafetensors, writeFileAtomic } from '../io/safetensors.ts';
 import { ClusterModel } from '../models/cluster_model.ts';
 import { constantLr, cosineLr, type Schedule, stepLr } from '../optim/schedules.ts';
 import { SGD } from '../optim/sgd.ts';
-import { setNumThreads } from '../runtime.ts';
+import { getNumThreads, setNumThreads } from '../runtime.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { Generator, manualSeed } from '../tensor/random.ts';
 import { tidy } from '../tensor/scope.ts';
@@ -68,6 +69,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
   const resuming = (o.resume ?? false) && existsSync(latest);
   if (o.resume && !resuming) log(`no checkpoint at ${latest}: starting a fresh run`);
   if (cfg.threads !== undefined) setNumThreads(cfg.threads);
+  cfg = { ...cfg, workers: cfg.workers ?? (availableParallelism() > getNumThreads() ? 1 : 0) };
   manualSeed(cfg.seed);
 
   const store = await loadTrainingData(cfg, log);
@@ -130,10 +132,14 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         if (Object.keys(info).length) record({ type: 'cluster', epoch: epoch + 1, ...info, ...algo.clusterStats() });
         const fromStep = epoch === progress.epoch ? progress.step : 0;
         let sums = { loss: 0, change: 0, acc: 0, n: 0, repaired: 0, images: 0 };
+        // Time of the iterations themselves (step, memory work, waiting for data), without logging and checkpoints.
+        let loopMs = 0;
+        const waitBefore = maker.waitMs;
         let window = { loss: 0, change: 0, n: 0, t: performance.now(), images: 0 };
         const epochStart = performance.now();
         model.train();
         for await (const batch of maker.batches(order, { batchSize: cfg.batchSize, seeds: [cfg.seed, epoch], fromStep, minBatch: 2 })) {
+          const tIter = performance.now();
           const factor = schedule(epoch + batch.step / itersPerEpoch);
           optimizer.setLrFactor(factor);
           const r = tidy(() => {
@@ -147,6 +153,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
           batch.index.dispose();
           progress = { iteration: progress.iteration + 1, epoch, step: batch.step + 1 };
           const after = algo.afterStep(ctx, progress.iteration);
+          loopMs += performance.now() - tIter;
           itersThisRun++;
           sums = { loss: sums.loss + r.loss, change: sums.change + r.change, acc: sums.acc + r.acc, n: sums.n + 1, repaired: sums.repaired + (after.repaired ?? 0), images: sums.images + batch.rows.length };
           window = { ...window, loss: window.loss + r.loss, change: window.change + r.change, n: window.n + 1, images: window.images + batch.rows.length };
@@ -180,9 +187,8 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         const epochRec = {
           type: 'epoch', epoch: epoch + 1, partial: stopped, loss: sums.loss / Math.max(1, sums.n), change_ratio: sums.change / Math.max(1, sums.n),
           acc_pseudo: sums.acc / Math.max(1, sums.n), repaired: sums.repaired, wall_s: wall, img_per_s: sums.images / wall,
-          data_wait_s: maker.waitMs / 1000, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
+          loop_s: (loopMs + maker.waitMs - waitBefore) / 1000, data_wait_s: (maker.waitMs - waitBefore) / 1000, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
         };
-        maker.waitMs = 0;
         record(epochRec);
         log(`epoch ${epoch + 1} done in ${fmtTime(wall)}: loss ${epochRec.loss.toFixed(4)}${cfg.method === 'odc' ? ` change ${epochRec.change_ratio.toFixed(3)}` : ''}` +
           `${store.labels ? ` NMI(labels, truth) ${(epochRec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
