@@ -8,8 +8,8 @@
 import { makeRng, type Rng } from '../data/rng.ts';
 import { arange, cat, zeros } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
-import { Generator } from '../tensor/random.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
+import { aten, wrap } from '../tensor/tensor.ts';
 import { type Tensor, tensorFromIndices } from './tensor_util.ts';
 
 export interface KMeansOptions {
@@ -201,7 +201,6 @@ export function pcaWhitenL2(x: Tensor, dim: number): Tensor {
   );
 }
 
-import { aten, wrap } from '../tensor/tensor.ts';
 
 const eighOp = aten('linalg_eigh');
 /** Eigen-decomposition of a symmetric matrix: [eigenvalues ascending, eigenvectors as columns]. */
@@ -209,4 +208,3 @@ export function eigh(a: Tensor): [Tensor, Tensor] {
   return wrap(eighOp(a, 'L'));
 }
 
-export { Generator };

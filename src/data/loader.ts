@@ -9,7 +9,7 @@ import { tensor } from '../tensor/creation.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { type AugmentConfig, augmentBatch, extractBatch } from './augment.ts';
 import { makeRng } from './rng.ts';
-import { type ImageStore, imageSize } from './store.ts';
+import type { ImageStore } from './store.ts';
 
 export interface Batch {
   /** Batch position within the epoch. */
@@ -106,10 +106,6 @@ export class BatchMaker {
         images: tensor(data, { shape: [rows.length, this.#store.channels, size, size] }),
       };
     }
-  }
-
-  get pixelsPerImage(): number {
-    return imageSize(this.#store);
   }
 
   async close(): Promise<void> {

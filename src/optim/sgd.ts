@@ -87,8 +87,9 @@ export class SGD {
       if (grad === undefined) continue;
       const d = g.weightDecay !== 0 ? grad.add(p, g.weightDecay) : grad;
       let update = d;
+      let buf: Tensor | undefined;
       if (g.momentum !== 0) {
-        let buf = this.momentumBuffers.get(name);
+        buf = this.momentumBuffers.get(name);
         if (buf === undefined) {
           buf = keep(d.clone());
           this.momentumBuffers.set(name, buf);
@@ -98,7 +99,7 @@ export class SGD {
         update = g.nesterov ? d.add(buf, g.momentum) : buf;
       }
       p.add_(update, -g.lr);
-      if (update !== d && update !== this.momentumBuffers.get(name)) update.dispose();
+      if (update !== d && update !== buf) update.dispose();
       if (d !== grad) d.dispose();
       grad.dispose();
     }
