@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libopenblas0-pthread dataset-fashion-mnist build-essential python3 make g++)
+# chromium: the browser tests of the report and the cluster browser (playwright-core drives it).
+packages=(libopenblas0-pthread dataset-fashion-mnist build-essential python3 make g++ chromium)
 if [ -z "${LIBTORCH:-}" ]; then packages+=(libtorch-dev); fi
 
 missing=()
