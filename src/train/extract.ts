@@ -6,26 +6,23 @@ import { empty } from '../tensor/creation.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 
+export interface ExtractLoopOptions {
+  batchSize?: number;
+  workers?: number;
+  onBatch?: (done: number) => void;
+}
+
 /**
- * Runs `fn` over every image (in store order) and gathers its [B, D] outputs into one [N, D]
- * float32 tensor (kept: the caller disposes it). The model's train/eval mode is the caller's.
+ * Feeds every image (in store order, extraction pipeline) to `sink(images, offset)` under no-grad
+ * inside a tidy scope: what the sink allocates and does not keep is freed after each batch.
  */
-export async function extractFeatures(
-  store: ImageStore, cfg: AugmentConfig, fn: (images: Tensor) => Tensor, o: { batchSize?: number; workers?: number; onBatch?: (done: number) => void } = {},
-): Promise<Tensor> {
+export async function forEachBatch(store: ImageStore, cfg: AugmentConfig, sink: (images: Tensor, offset: number) => void, o: ExtractLoopOptions = {}): Promise<void> {
   const maker = new BatchMaker(store, cfg, o.workers ?? 1);
   const order = Int32Array.from({ length: store.n }, (_, i) => i);
-  let out: Tensor | undefined;
   let done = 0;
   try {
     for await (const b of maker.batches(order, { batchSize: o.batchSize ?? 256, seeds: [0], extract: true })) {
-      noGrad(() =>
-        tidy(() => {
-          const f = fn(b.images).flatten(1);
-          if (out === undefined) out = keep(empty([store.n, f.size(1)]));
-          out.narrow(0, done, f.size(0)).copy_(f);
-        }),
-      );
+      noGrad(() => tidy(() => sink(b.images, done)));
       done += b.rows.length;
       b.images.dispose();
       b.index.dispose();
@@ -34,5 +31,22 @@ export async function extractFeatures(
   } finally {
     await maker.close();
   }
+}
+
+/**
+ * Runs `fn` over every image (in store order) and gathers its [B, D] outputs into one [N, D]
+ * float32 tensor (kept: the caller disposes it). The model's train/eval mode is the caller's.
+ */
+export async function extractFeatures(store: ImageStore, cfg: AugmentConfig, fn: (images: Tensor) => Tensor, o: ExtractLoopOptions = {}): Promise<Tensor> {
+  let out: Tensor | undefined;
+  await forEachBatch(
+    store, cfg,
+    (images, offset) => {
+      const f = fn(images).flatten(1);
+      if (out === undefined) out = keep(empty([store.n, f.size(1)]));
+      out.narrow(0, offset, f.size(0)).copy_(f);
+    },
+    o,
+  );
   return out as Tensor;
 }
