@@ -1,6 +1,7 @@
-/** `odc train`: flags and config file → validated config → training. */
+/** `odc train`: flags and config file → validated config → training (with progress bars on a terminal). */
 import { mergeConfig, readConfigFile, resolveConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
+import { trainProgress } from './progress.ts';
 
 export interface TrainFlags {
   method?: 'odc' | 'deepcluster';
@@ -34,6 +35,8 @@ export interface TrainFlags {
   maxIterations?: number;
   checkpointEvery?: number;
   logEvery?: number;
+  /** false with --no-tensorboard (commander sets true otherwise, which must not override a config file). */
+  tensorboard?: boolean;
   debug?: boolean;
 }
 
@@ -44,12 +47,18 @@ export async function runTrain(f: TrainFlags): Promise<void> {
     onBadImage: f.onBadImage, arch: f.arch, width: f.width, stem: f.stem, clusters: f.clusters, epochs: f.epochs,
     batchSize: f.batchSize, lr: f.lr, weightDecay: f.weightDecay, pcaDim: f.pcaDim, sobel: f.sobel, initFrom: f.initFrom,
     out: f.out, seed: f.seed, threads: f.threads, workers: f.workers, maxIterations: f.maxIterations,
-    checkpointEvery: f.checkpointEvery, logEvery: f.logEvery,
+    checkpointEvery: f.checkpointEvery, logEvery: f.logEvery, tensorboard: f.tensorboard === false ? false : undefined,
     memory: { assign: f.assign, minCluster: f.minCluster, warmupEpochs: f.labelWarmup },
     augment: { scale: f.cropMin !== undefined ? [f.cropMin, 1] : undefined },
   };
   const cfg = resolveConfig(mergeConfig(fromFile, fromFlags), f.config ?? 'flags');
-  const result = await train(cfg, { resume: f.resume });
+  const progress = trainProgress();
+  let result: Awaited<ReturnType<typeof train>>;
+  try {
+    result = await train(cfg, { resume: f.resume, ...progress.options });
+  } finally {
+    progress.stop();
+  }
   const s = result.summary;
   if (s.nmi_labels !== undefined) {
     console.log(`cluster labels vs true classes: NMI ${(s.nmi_labels as number).toFixed(4)}, ACC ${(s.acc_labels as number).toFixed(4)}`);

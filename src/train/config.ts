@@ -92,7 +92,10 @@ export const TrainConfigSchema = z
     out: z.string().default('runs/odc'),
     /** Write a checkpoint every this many iterations (and at every epoch end). */
     checkpointEvery: z.number().int().positive().default(200),
+    /** Iterations between progress lines, metrics.jsonl 'iter' records and TensorBoard iteration scalars. */
     logEvery: z.number().int().positive().default(20),
+    /** Write TensorBoard event files (scalars and cluster-size histograms) to `<out>/tb/`. */
+    tensorboard: z.boolean().default(true),
     /** After training, cluster the backbone features into as many groups as true classes and report NMI/ACC (labelled data only). */
     evalFeatures: z.boolean().default(true),
     /** Stop after this many iterations in total (for tests and time-boxed runs). */

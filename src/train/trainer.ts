@@ -1,9 +1,9 @@
 /**
  * `odc train` as a library call: loads the data, builds the model, runs ODC or DeepCluster with
- * logging, metrics.jsonl, atomic checkpoints and exact resume, and writes the results to the run
- * directory (cluster labels, memory features, summary).
+ * logging, progress hooks, metrics.jsonl, TensorBoard event files, atomic checkpoints and exact
+ * resume, and writes the results to the run directory (cluster labels, memory features, summary).
  */
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
@@ -28,13 +28,50 @@ import { defaultLr, type TrainConfig } from './config.ts';
 import { DeepClusterAlgorithm } from './deepcluster.ts';
 import { extractFeatures } from './extract.ts';
 import { OdcAlgorithm } from './odc.ts';
+import { TrainBoard } from './tensorboard.ts';
 
 export interface TrainOptions {
   /** Continue from `<out>/latest.safetensors` when it exists. */
   resume?: boolean;
+  /** Where progress and result lines go (default console.log; `() => {}` for silence). */
   log?: (line: string) => void;
+  /** Log a plain progress line every `logEvery` iterations (default true; the CLI turns it off while it draws a bar). */
+  iterationLines?: boolean;
   /** Called with every metrics record (also written to metrics.jsonl). */
   onRecord?: (rec: Record<string, unknown>) => void;
+  /** Called before the first batch of each epoch. */
+  onEpochStart?: (e: EpochStart) => void;
+  /** Called after every iteration (cheap: numbers already on the host). */
+  onIteration?: (i: IterationInfo) => void;
+  /** Called with each epoch's record, before its summary line is logged. */
+  onEpochEnd?: (rec: Record<string, unknown>) => void;
+}
+
+export interface EpochStart {
+  /** 1-based. */
+  epoch: number;
+  epochs: number;
+  itersPerEpoch: number;
+  /** Batches of this epoch already done (a resumed run). */
+  fromStep: number;
+}
+
+export interface IterationInfo extends EpochStart {
+  /** Global iteration, 1-based. */
+  iteration: number;
+  /** Batches of this epoch done, 1-based. */
+  step: number;
+  /** Mean loss since the last logged iteration (or the epoch start). */
+  loss: number;
+  /** ODC: mean label-change ratio over the same iterations; undefined for DeepCluster. */
+  changeRatio: number | undefined;
+  lr: number;
+  /** Training speed over the same iterations. */
+  imgPerS: number;
+  /** Estimated seconds to the end of the run. */
+  etaS: number;
+  /** Whether this iteration was logged (metrics.jsonl, TensorBoard, progress line). */
+  logged: boolean;
 }
 
 export interface TrainResult {
@@ -51,7 +88,13 @@ function scheduleOf(c: TrainConfig): Schedule {
   return constantLr();
 }
 
-const fmtTime = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
+/** 42s, 3m07s, 1h05m. */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
 
 /** Loads and subsamples the configured dataset. */
 export async function loadTrainingData(cfg: TrainConfig, log: (l: string) => void): Promise<ImageStore> {
@@ -93,6 +136,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
   log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${cfg.clusters} clusters, batch ${cfg.batchSize}, lr ${lr}`);
 
   let progress: Progress = { iteration: 0, epoch: 0, step: 0 };
+  let board: TrainBoard | undefined;
   try {
     if (resuming) {
       const ck = loadCheckpoint(latest);
@@ -106,14 +150,18 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         ck.dispose();
       }
       log(`resumed from ${latest} at epoch ${progress.epoch + 1}, batch ${progress.step}, iteration ${progress.iteration}`);
+      if (existsSync(metricsPath)) trimMetrics(metricsPath, progress);
+      if (cfg.tensorboard) board = new TrainBoard(join(outDir, 'tb'), progress.iteration);
     } else {
       writeFileSync(metricsPath, '');
       writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, lr }, null, 2)}\n`);
+      if (cfg.tensorboard) board = new TrainBoard(join(outDir, 'tb'));
       if (cfg.initFrom !== undefined) initFrom(model, cfg.initFrom, log);
       const info = await algo.init(ctx);
       const labels = algo.labels();
       const rec = { type: 'init', ...info, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}) };
       record(rec);
+      board?.epoch(rec, 0, labels, cfg.clusters);
       log(`initial clustering: extract ${info.extract_s.toFixed(1)}s, k-means ${info.kmeans_s.toFixed(1)}s${store.labels ? `, NMI vs true classes ${(rec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
     }
 
@@ -135,8 +183,11 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         // Time of the iterations themselves (step, memory work, waiting for data), without logging and checkpoints.
         let loopMs = 0;
         const waitBefore = maker.waitMs;
-        let window = { loss: 0, change: 0, n: 0, t: performance.now(), images: 0 };
+        // Iterations since the last logged one: what an 'iter' record, a progress line and the bar show.
+        let window = { loss: 0, change: 0, acc: 0, repaired: 0, n: 0, t: performance.now(), images: 0 };
         const epochStart = performance.now();
+        const epochInfo = { epoch: epoch + 1, epochs: cfg.epochs, itersPerEpoch, fromStep };
+        o.onEpochStart?.(epochInfo);
         model.train();
         for await (const batch of maker.batches(order, { batchSize: cfg.batchSize, seeds: [cfg.seed, epoch], fromStep, minBatch: 2 })) {
           const tIter = performance.now();
@@ -155,23 +206,40 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
           const after = algo.afterStep(ctx, progress.iteration);
           loopMs += performance.now() - tIter;
           itersThisRun++;
-          sums = { loss: sums.loss + r.loss, change: sums.change + r.change, acc: sums.acc + r.acc, n: sums.n + 1, repaired: sums.repaired + (after.repaired ?? 0), images: sums.images + batch.rows.length };
-          window = { ...window, loss: window.loss + r.loss, change: window.change + r.change, n: window.n + 1, images: window.images + batch.rows.length };
-          const rec = { type: 'iter', iteration: progress.iteration, epoch: epoch + 1, loss: r.loss, change_ratio: r.change, acc_pseudo: r.acc, lr: lr * factor, repaired: after.repaired ?? 0 };
-          if (progress.iteration % cfg.logEvery === 0) {
-            const dt = (performance.now() - window.t) / 1000;
-            const speed = window.images / dt;
-            const elapsed = (performance.now() - tStart) / 1000;
+          const repaired = after.repaired ?? 0;
+          sums = { loss: sums.loss + r.loss, change: sums.change + r.change, acc: sums.acc + r.acc, n: sums.n + 1, repaired: sums.repaired + repaired, images: sums.images + batch.rows.length };
+          window = {
+            ...window, loss: window.loss + r.loss, change: window.change + r.change, acc: window.acc + r.acc, repaired: window.repaired + repaired,
+            n: window.n + 1, images: window.images + batch.rows.length,
+          };
+          const logged = progress.iteration % cfg.logEvery === 0;
+          if (logged || o.onIteration) {
+            const now = performance.now();
+            const speed = window.images / ((now - window.t) / 1000);
             const left = Math.max(0, Math.min(totalIters, cfg.epochs * itersPerEpoch) - progress.iteration);
-            const eta = (elapsed / itersThisRun) * left;
-            record({ ...rec, img_per_s: speed, ...algo.clusterStats() });
-            log(
-              `epoch ${epoch + 1}/${cfg.epochs} it ${batch.step + 1}/${itersPerEpoch} loss ${(window.loss / window.n).toFixed(4)}` +
-                `${cfg.method === 'odc' ? ` change ${(window.change / window.n).toFixed(3)}` : ''} lr ${(lr * factor).toPrecision(3)} ${speed.toFixed(1)} img/s eta ${fmtTime(eta)}`,
-            );
-            window = { loss: 0, change: 0, n: 0, t: performance.now(), images: 0 };
-          } else {
-            record(rec);
+            const eta = ((now - tStart) / 1000 / itersThisRun) * left;
+            const loss = window.loss / window.n;
+            const change = window.change / window.n;
+            if (logged) {
+              // One record per logged iteration: means over the iterations since the previous one.
+              const rec = {
+                type: 'iter', iteration: progress.iteration, epoch: epoch + 1, loss, change_ratio: change, acc_pseudo: window.acc / window.n,
+                lr: lr * factor, repaired: window.repaired, img_per_s: speed, ...algo.clusterStats(),
+              };
+              record(rec);
+              board?.iteration(rec);
+              if (o.iterationLines ?? true) {
+                log(
+                  `epoch ${epoch + 1}/${cfg.epochs} it ${batch.step + 1}/${itersPerEpoch} loss ${loss.toFixed(4)}` +
+                    `${cfg.method === 'odc' ? ` change ${change.toFixed(3)}` : ''} lr ${(lr * factor).toPrecision(3)} ${speed.toFixed(1)} img/s eta ${formatDuration(eta)}`,
+                );
+              }
+            }
+            o.onIteration?.({
+              ...epochInfo, iteration: progress.iteration, step: batch.step + 1, loss, changeRatio: cfg.method === 'odc' ? change : undefined,
+              lr: lr * factor, imgPerS: speed, etaS: eta, logged,
+            });
+            if (logged) window = { loss: 0, change: 0, acc: 0, repaired: 0, n: 0, t: performance.now(), images: 0 };
           }
           if (progress.iteration % cfg.checkpointEvery === 0) save();
           if (cfg.maxIterations !== undefined && progress.iteration >= cfg.maxIterations) {
@@ -185,12 +253,14 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         const wall = (performance.now() - epochStart) / 1000;
         const labels = algo.labels();
         const epochRec = {
-          type: 'epoch', epoch: epoch + 1, partial: stopped, loss: sums.loss / Math.max(1, sums.n), change_ratio: sums.change / Math.max(1, sums.n),
+          type: 'epoch', epoch: epoch + 1, iteration: progress.iteration, partial: stopped, loss: sums.loss / Math.max(1, sums.n), change_ratio: sums.change / Math.max(1, sums.n),
           acc_pseudo: sums.acc / Math.max(1, sums.n), repaired: sums.repaired, wall_s: wall, img_per_s: sums.images / wall,
           loop_s: (loopMs + maker.waitMs - waitBefore) / 1000, data_wait_s: (maker.waitMs - waitBefore) / 1000, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
         };
         record(epochRec);
-        log(`epoch ${epoch + 1} done in ${fmtTime(wall)}: loss ${epochRec.loss.toFixed(4)}${cfg.method === 'odc' ? ` change ${epochRec.change_ratio.toFixed(3)}` : ''}` +
+        board?.epoch(epochRec, progress.iteration, labels, cfg.clusters);
+        o.onEpochEnd?.(epochRec);
+        log(`epoch ${epoch + 1} done in ${formatDuration(wall)}: loss ${epochRec.loss.toFixed(4)}${cfg.method === 'odc' ? ` change ${epochRec.change_ratio.toFixed(3)}` : ''}` +
           `${store.labels ? ` NMI(labels, truth) ${(epochRec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
         save();
       }
@@ -203,10 +273,31 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
     const quality = finished && store.labels && cfg.evalFeatures ? await featureClustering(ctx) : undefined;
     return writeResults(outDir, latest, cfg, store, model, algo, finished, log, quality);
   } finally {
+    board?.close();
     algo.dispose();
     optimizer.dispose();
     model.dispose();
   }
+}
+
+/**
+ * Before resuming from `p`: drops the metrics records the interrupted run wrote after its
+ * checkpoint (they will be written again) and a line cut short by a kill.
+ */
+function trimMetrics(path: string, p: Progress): void {
+  const keep = readFileSync(path, 'utf8').split('\n').filter((line) => {
+    let r: { type?: string; iteration?: number; epoch?: number };
+    try {
+      r = JSON.parse(line);
+    } catch {
+      return false;
+    }
+    if (r.type === 'iter' || r.type === 'epoch') return (r.iteration ?? 0) <= p.iteration;
+    // An epoch's clustering record precedes its first batch: kept when the checkpoint is inside that epoch.
+    if (r.type === 'cluster') return (r.epoch ?? 0) <= p.epoch + (p.step > 0 ? 1 : 0);
+    return true;
+  });
+  writeFileAtomic(path, Buffer.from(keep.map((l) => `${l}\n`).join('')));
 }
 
 /** Loads a backbone (or a whole model) from a safetensors file for fine-tuning (paper section 3.3). */
