@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** The `odc` command line: `odc train` (more commands in their own files). */
+/** The `odc` command line: `odc train`, `odc eval` (each command's work lives in its own file). */
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { ConfigError } from '../tensor/errors.ts';
 
@@ -51,11 +51,71 @@ program
   .option('--workers <n>', 'data-preparation worker threads, 0 = inline (default: 1 when a core is free beyond --threads, else 0)', int('--workers'))
   .option('--max-iterations <n>', 'stop after this many iterations in total (resume later with --resume)', int('--max-iterations'))
   .option('--checkpoint-every <n>', 'iterations between checkpoints (default 200; also every epoch)', int('--checkpoint-every'))
-  .option('--log-every <n>', 'iterations between progress lines (default 20)', int('--log-every'))
+  .option('--log-every <n>', 'iterations between progress lines, metrics.jsonl and TensorBoard records (default 20)', int('--log-every'))
+  .option('--no-tensorboard', 'do not write TensorBoard event files to <out>/tb/')
   .option('--debug', 'print stack traces of errors')
   .action(async (opts) => {
     const { runTrain } = await import('./train.ts');
     await runTrain(opts);
+  });
+
+program
+  .command('eval')
+  .description('evaluate frozen features: kNN, linear probe per layer, linear-SVM mAP, low-shot SVM, clustering metrics; prints markdown tables and writes eval.json + eval.md beside the checkpoint')
+  .option('--checkpoint <path>', 'a checkpoint of `odc train` (latest.safetensors or model.safetensors) or a backbone state dict')
+  .addOption(new Option('--baseline <kind>', 'evaluate a random network or raw pixels instead of a checkpoint').choices(['random', 'pixels'] as const))
+  .option('--dataset <spec>', "labelled data: fashion-mnist, mnist, idx:DIR, cifar:DIR or folder:DIR (default: the checkpoint's run dataset, else fashion-mnist); train split for fitting, test split for scoring")
+  .option('--protocol <list>', 'comma-separated: knn, linear, svm, lowshot, cluster, or all (default: knn,cluster, the fast ones)')
+  .addOption(new Option('--arch <arch>', "backbone (default: from the checkpoint's config.json)").choices(['resnet18', 'resnet34', 'resnet50', 'alexnet'] as const))
+  .option('--width <n>', "ResNet width (default: from config.json, else 16)", int('--width'))
+  .addOption(new Option('--stem <stem>', 'stem (default: from config.json, else auto)').choices(['auto', 'cifar', 'imagenet'] as const))
+  .option('--sobel', 'the backbone expects Sobel-filtered input (default: from config.json)')
+  .option('--taps <list>', 'linear probe taps (default conv1,conv2,conv3,conv4,conv5,pool)')
+  .option('--linear-epochs <n>', 'linear probe epochs (default 10; lr /10 at 60 % and 80 %)', int('--linear-epochs'))
+  .option('--linear-lr <lr>', 'linear probe learning rate (default 0.01)', num('--linear-lr'))
+  .option('--knn-k <list>', 'kNN neighbour counts (default 20,200)')
+  .option('--svm-costs <list>', 'SVM costs to choose from (default: see README)')
+  .option('--svm-folds <n>', 'SVM cross-validation folds (default 3)', int('--svm-folds'))
+  .option('--shots <list>', 'low-shot positives per class (default 1,2,4,8,16,32,64,96)')
+  .option('--lowshot-samples <n>', 'independent samples per shot count (default 5)', int('--lowshot-samples'))
+  .option('--train-subset <n>', 'use a seeded random subset of n training images', int('--train-subset'))
+  .option('--test-subset <n>', 'score on a seeded random subset of n test images', int('--test-subset'))
+  .option('--no-cache', 'do not read or write the pooled-feature cache (<checkpoint dir>/features/)')
+  .option('--out <file>', 'results JSON (default: <checkpoint dir>/eval.json; baselines: runs/baselines/<kind>-<dataset>/eval.json)')
+  .option('--seed <n>', 'random seed (default 0)', int('--seed'))
+  .option('--threads <n>', 'libtorch intra-op threads (default: all cores, or ODC_THREADS)', int('--threads'))
+  .option('--workers <n>', 'image-preparation worker threads (default 1)', int('--workers'))
+  .option('--debug', 'print stack traces of errors')
+  .action(async (opts) => {
+    const { runEval } = await import('./eval.ts');
+    await runEval(opts);
+  });
+
+program
+  .command('report')
+  .description('write one self-contained HTML report of one or more runs (curves overlaid, evaluation tables, cluster galleries) plus the charts as SVG and PNG')
+  .argument('<run-dirs...>', 'run directories written by odc train (several: their curves are overlaid)')
+  .option('--out <file>', 'the HTML file (default <first run>/report.html; charts go to <name>-charts/ beside it)')
+  .option('--clusters <which>', 'gallery clusters: largest (default), smallest, random or a comma-separated list of cluster ids')
+  .option('--gallery-clusters <n>', 'clusters per gallery for largest/smallest/random (default 10)', int('--gallery-clusters'))
+  .option('--thumbs <n>', 'thumbnails per gallery row, nearest to the centroid first (default 12)', int('--thumbs'))
+  .option('--seed <n>', 'seed of --clusters random (default 0)', int('--seed'))
+  .option('--debug', 'print stack traces of errors')
+  .action(async (runDirs, opts) => {
+    const { runReport } = await import('../report/report.ts');
+    await runReport(runDirs, opts);
+  });
+
+program
+  .command('serve')
+  .description('browse the clusters of a run in a local web app: clusters by size or purity, members, neighbour search by image index, curves')
+  .argument('<run-dir>', 'a run directory written by odc train')
+  .option('--host <address>', 'address to bind (default 127.0.0.1: this machine only)')
+  .option('--port <n>', 'port (default 8080; 0 = any free port)', int('--port'))
+  .option('--debug', 'print stack traces of errors')
+  .action(async (runDir, opts) => {
+    const { runServe } = await import('../serve/server.ts');
+    await runServe(runDir, opts);
   });
 
 function fail(err: unknown, debug: boolean): never {
