@@ -52,6 +52,12 @@ uint64_t SeedOf(const Napi::Value& v) {
   return static_cast<uint64_t>(d);
 }
 
+// A CUDA device's default generator through the Context: its hooks method was renamed after 1.13
+// (getDefaultCUDAGenerator → getDefaultGenerator), the Context call exists in both.
+static at::Generator CudaDefaultGenerator(int index) {
+  return at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index)));
+}
+
 // manualSeed(seed): seeds the default CPU generator and every CUDA device's (dropout, default rand*).
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   std::vector<std::string> inputs;
@@ -65,7 +71,7 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
     auto& hooks = at::detail::getCUDAHooks();
     if (hooks.hasCUDA()) {
       for (int i = 0; i < hooks.getNumGPUs(); i++) {
-        auto gen = hooks.getDefaultCUDAGenerator(i);
+        auto gen = CudaDefaultGenerator(i);
         std::lock_guard<std::mutex> lock(gen.mutex());
         gen.set_current_seed(seed);
       }
@@ -86,7 +92,7 @@ Napi::Value NewGenerator(const Napi::CallbackInfo& info) {
       gen = at::make_generator<at::CPUGeneratorImpl>(seed);
     } else {
       // A fresh CUDA generator: clone the device default, then re-seed the clone.
-      gen = at::detail::getCUDAHooks().getDefaultCUDAGenerator(dev.has_index() ? dev.index() : 0).clone();
+      gen = CudaDefaultGenerator(dev.has_index() ? dev.index() : 0).clone();
       std::lock_guard<std::mutex> lock(gen.mutex());
       gen.set_current_seed(seed);
     }
