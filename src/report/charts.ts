@@ -5,9 +5,7 @@
  * histogram and the NMI of the cluster labels against the true classes.
  */
 import sharp from 'sharp';
-import * as vega from 'vega';
 import type { TopLevelSpec } from 'vega-lite';
-import * as vl from 'vega-lite';
 import { type MetricsRecord, type RunDir, recordsOf } from './run_dir.ts';
 
 export interface Chart {
@@ -231,6 +229,8 @@ export function buildCharts(runs: RunDir[]): Chart[] {
 
 /** Vega-Lite → Vega → SVG (headless, no browser), and the SVG → PNG at `density` dpi (144 = 2x). */
 export async function renderChart(chart: Chart, density = 144): Promise<RenderedChart> {
+  // Loaded on first use: importing the package (to train, say) should not load the chart libraries.
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(chart.spec).spec), { renderer: 'none' });
   try {
     const svg = await view.toSVG();
