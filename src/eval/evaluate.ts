@@ -194,9 +194,14 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   try {
     let pooled: { train: Tensor; test: Tensor; dims: number } | undefined;
     const needPooled = protocols.some((p) => p === 'knn' || p === 'svm' || p === 'lowshot' || p === 'cluster');
-    if (needPooled) {
-      const f = await extract(['pool']);
-      pooled = { train: f.train.get('pool') as Tensor, test: f.test.get('pool') as Tensor, dims: f.shapes[0].dims };
+    const linearTaps: Tap[] = protocols.includes('linear') ? [...(o.linearTaps ?? (model ? [...CONV_TAPS, 'pool'] : ['pool']))] : [];
+    // One extraction pass serves every protocol (conv taps stored as float16: about 3.6 GB for
+    // 60,000 images of a width-16 ResNet-18; each is freed after its linear probe).
+    const wanted = [...new Set<Tap>([...linearTaps, ...(needPooled ? ['pool' as Tap] : [])])];
+    const feats = wanted.length > 0 ? await extract(wanted) : undefined;
+    if (needPooled && feats) {
+      const shape = feats.shapes.find((s) => s.tap === 'pool') as TapShape;
+      pooled = { train: feats.train.get('pool') as Tensor, test: feats.test.get('pool') as Tensor, dims: shape.dims };
       log(`pooled features: ${pooled.dims} dims`);
     }
 
@@ -264,10 +269,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     }
 
     // The SVM solver works on float32 rows in JS memory (shared with its worker threads).
+    let svmRows: { train: LabelledFeatures; test: LabelledFeatures } | undefined;
     const svmData = (): { train: LabelledFeatures; test: LabelledFeatures } => {
       const p = pooled as { train: Tensor; test: Tensor; dims: number };
       const rows = (t: Tensor, labels: Int32Array): LabelledFeatures => ({ data: tidy(() => t.float().contiguous().data<Float32Array>()), n: t.size(0), d: t.size(1), labels });
-      return { train: rows(p.train, trainY), test: rows(p.test, testY) };
+      svmRows ??= { train: rows(p.train, trainY), test: rows(p.test, testY) };
+      return svmRows;
     };
     const className = (c: number) => train.classNames?.[c] ?? String(c);
 
@@ -300,13 +307,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     }
 
     if (protocols.includes('linear')) {
-      const taps = o.linearTaps ?? (model ? [...CONV_TAPS, 'pool' as Tap] : ['pool' as Tap]);
       const rows: (string | number)[][] = [];
       const out: Record<string, unknown>[] = [];
-      // One extraction pass for every tap (conv taps stored as float16: about 3.6 GB for 60,000
-      // images of a ResNet-18), then one probe at a time, each tap freed after its probe.
-      const f = await extract(taps);
-      for (const shape of f.shapes) {
+      const f = feats as NonNullable<typeof feats>;
+      // Pixels have one "tap"; a backbone's come in the requested order.
+      const shapes = model ? linearTaps.map((t) => f.shapes.find((s) => s.tap === t) as TapShape) : f.shapes;
+      for (const shape of shapes) {
         const tap = shape.tap;
         const trainX = f.train.get(tap) as Tensor;
         const testX = f.test.get(tap) as Tensor;
