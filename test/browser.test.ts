@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { readNpy } from '../src/io/npy.ts';
 import { writeReport } from '../src/report/report.ts';
-import { readNpy } from '../src/report/run_dir.ts';
 import { type RunningServer, startServer } from '../src/serve/server.ts';
 import { skipNoData, TINY_CLUSTERS, trainTinyRun } from './run_fixture.ts';
 

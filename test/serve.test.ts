@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { readNpy } from '../src/report/run_dir.ts';
+import { readNpy } from '../src/io/npy.ts';
 import { loadBrowser, PER_PAGE, type RunningServer, startServer } from '../src/serve/server.ts';
 import { skipNoData, TINY_CLUSTERS, TINY_IMAGES, trainTinyRun } from './run_fixture.ts';
 

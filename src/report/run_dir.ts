@@ -6,6 +6,7 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { DataError } from '../data/errors.ts';
+import { type NpyArray, readNpy } from '../io/npy.ts';
 
 /** One line of metrics.jsonl (`type`: init | iter | cluster | epoch; other keys as the trainer wrote them). */
 export type MetricsRecord = { type: string } & Record<string, unknown>;
@@ -125,40 +126,12 @@ function readLabels(dir: string): { labels: Int32Array; source: string } | undef
   return name === undefined ? undefined : { labels: toInt32((found.get(name) as StArray).data, ck), source: `latest.safetensors (${name}, training in progress)` };
 }
 
-type NumArray = Int32Array | BigInt64Array | Float32Array | Float64Array | Uint8Array;
+type NumArray = NpyArray;
 
 function toInt32(a: NumArray, path: string): Int32Array {
   if (a instanceof Int32Array) return a;
   if (a instanceof Float32Array || a instanceof Float64Array) throw new DataError(path, 'cluster labels are floating point, expected integers');
   return Int32Array.from(a as ArrayLike<number | bigint>, Number);
-}
-
-const NPY_TYPES: Record<string, (b: ArrayBuffer, off: number, n: number) => NumArray> = {
-  '<i4': (b, o, n) => new Int32Array(b, o, n),
-  '<i8': (b, o, n) => new BigInt64Array(b, o, n),
-  '<f4': (b, o, n) => new Float32Array(b, o, n),
-  '<f8': (b, o, n) => new Float64Array(b, o, n),
-  '|u1': (b, o, n) => new Uint8Array(b, o, n),
-};
-
-/** Reads a .npy file (format 1.x/2.x, C order, little-endian) as written by `writeNpy` or NumPy. */
-export function readNpy(path: string): { data: NumArray; shape: number[] } {
-  const buf = readFileSync(path);
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw new DataError(path, 'not a .npy file');
-  const v1 = buf[6] === 1;
-  const hlen = v1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const start = (v1 ? 10 : 12) + hlen;
-  const header = buf.toString('latin1', v1 ? 10 : 12, start);
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (/'fortran_order':\s*True/.test(header)) throw new DataError(path, 'Fortran-order arrays are not supported');
-  const make = descr === undefined ? undefined : NPY_TYPES[descr];
-  if (descr === undefined || make === undefined) throw new DataError(path, `unsupported dtype ${descr}`);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const copy = new Uint8Array(buf.subarray(start)); // aligned copy
-  const bytesPer = descr.endsWith('8') ? 8 : descr.endsWith('4') ? 4 : 1;
-  if (copy.byteLength < n * bytesPer) throw new DataError(path, `truncated: shape [${shape}] needs ${n * bytesPer} bytes, found ${copy.byteLength}`);
-  return { data: make(copy.buffer, 0, n), shape };
 }
 
 export interface StArray {
