@@ -5,7 +5,8 @@
  * run as bench/peer_memory.py, the released algorithm in PyTorch (a full label histogram every
  * iteration and a full centroid recompute every 10). Prints one JSON line; target < 20 ms/iter.
  *
- * Options (env): MEM_N, MEM_K, MEM_BATCH, MEM_ITERS (default 100).
+ * Options (env): MEM_N, MEM_K, MEM_BATCH, MEM_ITERS (default 100), MEM_SCORING (auto | float32 |
+ * checked: how re-assignment scores the centroids), MEM_PEER=0 to skip the peer.
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -21,7 +22,8 @@ const iters = Number(process.env.MEM_ITERS ?? 100);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const g = new Generator(0);
-const memory = new OdcMemory({ length: N, featDim: D, numClasses: K, minCluster: 20, assign: 'dot' });
+const scoring = (process.env.MEM_SCORING ?? 'auto') as 'auto' | 'float32' | 'checked';
+const memory = new OdcMemory({ length: N, featDim: D, numClasses: K, minCluster: 20, assign: 'dot', scoring });
 tidy(() => memory.init(randn([N, D], { generator: g }).abs(), randint(0, K, [N], { generator: g })));
 
 function iteration(it: number): { update: number; refresh: number; small: number; weights: number } {
@@ -50,19 +52,22 @@ for (let i = 1; i <= iters; i++) {
 }
 const ours = (performance.now() - t0) / iters;
 const check = memory.verify();
+const scoringUsed = memory.scoring;
+const scoringStats = memory.scoringStats();
 memory.dispose();
 
-const peer = spawnSync('/usr/bin/python3', [join(root, 'bench', 'peer_memory.py'), '--n', String(N), '--k', String(K), '--batch', String(B), '--iters', String(Math.min(iters, 50))], {
+const peer = process.env.MEM_PEER === '0' ? undefined : spawnSync('/usr/bin/python3', [join(root, 'bench', 'peer_memory.py'), '--n', String(N), '--k', String(K), '--batch', String(B), '--iters', String(Math.min(iters, 50))], {
   encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' },
 });
 let peerMs: number | null = null;
-if (peer.status === 0) peerMs = JSON.parse(peer.stdout.trim().split('\n').pop() as string).ms_per_iter;
+if (peer === undefined) peerMs = null;
+else if (peer.status === 0) peerMs = JSON.parse(peer.stdout.trim().split('\n').pop() as string).ms_per_iter;
 else console.error(`peer failed: ${peer.stderr}`);
 
 const per = (v: number) => Number((v / iters).toFixed(2));
 console.log(JSON.stringify({
   bench: 'memory', n: N, k: K, batch: B, feat_dim: D, iters,
-  odc_ms_per_iter: Number(ours.toFixed(2)), peer_ms_per_iter: peerMs, ratio: peerMs ? Number((peerMs / ours).toFixed(2)) : null,
+  scoring: scoringUsed, scoring_stats: scoringStats, odc_ms_per_iter: Number(ours.toFixed(2)), peer_ms_per_iter: peerMs, ratio: peerMs ? Number((peerMs / ours).toFixed(2)) : null,
   odc_split_ms: { update_and_reassign: per(sum.update), centroid_refresh: per(sum.refresh), small_clusters: per(sum.small), reweight: per(sum.weights) },
   incremental_vs_full_recompute: check, target_ms: 20,
 }));

@@ -14,10 +14,11 @@
  */
 
 import { makeRng, type Rng } from '../data/rng.ts';
-import { fullLike, onesLike, where, zeros } from '../tensor/creation.ts';
+import { cat, fullLike, onesLike, where, zeros } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
+import { CheckedAssigner, type CheckedAssignStats, cpuHasBf16, nearestFloat32 } from './checked_assign.ts';
 import { tensorFromIndices } from './tensor_util.ts';
 import { twoMeans } from './two_means.ts';
 
@@ -39,6 +40,13 @@ export interface OdcMemoryOptions {
   /** Clusters with fewer members are dissolved (20). */
   minCluster?: number;
   assign?: AssignRule;
+  /**
+   * How batch re-assignment scores the centroids: 'float32', or 'checked' (bfloat16 scores, every
+   * centroid that could win re-scored in float32: the same labels at about half the cost; see
+   * checked_assign.ts). 'auto' (default): 'checked' for 1,024 clusters or more on a CPU that
+   * multiplies bfloat16 natively, else 'float32'.
+   */
+  scoring?: 'auto' | 'float32' | 'checked';
   seed?: number;
 }
 
@@ -64,6 +72,9 @@ export class OdcMemory {
   #rng: Rng;
   #seed: number;
   #splits = 0;
+  /** Present when batches are re-assigned by checked bfloat16 scoring; stale once the centroids change. */
+  #checked: CheckedAssigner | undefined;
+  #checkedStale = true;
 
   constructor(o: OdcMemoryOptions) {
     const pos = (v: number, what: string) => {
@@ -87,6 +98,18 @@ export class OdcMemory {
     this.centroids = keep(zeros([o.numClasses, o.featDim]));
     this.counts = keep(zeros([o.numClasses], { dtype: 'int64' }));
     this.sums = keep(zeros([o.numClasses, o.featDim], { dtype: 'float64' }));
+    const scoring = o.scoring ?? 'auto';
+    if (scoring === 'checked' || (scoring === 'auto' && o.numClasses >= 1024 && cpuHasBf16())) this.#checked = new CheckedAssigner(this.assign);
+  }
+
+  /** How batches are re-assigned: 'checked' (bfloat16 + float32 re-check) or 'float32'. */
+  get scoring(): 'checked' | 'float32' {
+    return this.#checked === undefined ? 'float32' : 'checked';
+  }
+
+  /** Batches scored by the checked path and by its float32 fall-back, and candidates per row. */
+  scoringStats(): CheckedAssignStats | undefined {
+    return this.#checked?.stats();
   }
 
   /** Clusters dissolved and re-created since construction. */
@@ -116,14 +139,14 @@ export class OdcMemory {
     });
   }
 
-  /** New labels for unit features [B, D] under the assignment rule. */
-  #nearest(feats: Tensor, centroids = this.centroids): Tensor {
-    return tidy(() => {
-      const scores = feats.mm(centroids.t()); // [B, K]
-      if (this.assign === 'dot') return scores.argmax(1);
-      // argmin ‖f − c‖² = argmax (f·c − ‖c‖²/2)
-      return scores.sub(centroids.square().sum(1).mul(0.5).unsqueeze(0)).argmax(1);
-    });
+  /** New labels for unit features [B, D] under the assignment rule, against all centroids or a subset. */
+  #nearest(feats: Tensor, centroids?: Tensor): Tensor {
+    if (centroids !== undefined || this.#checked === undefined || feats.device !== 'cpu') return nearestFloat32(feats, centroids ?? this.centroids, this.assign);
+    if (this.#checkedStale) {
+      this.#checked.setCentroids(this.centroids);
+      this.#checkedStale = false;
+    }
+    return this.#checked.nearest(feats);
   }
 
   /**
@@ -140,10 +163,10 @@ export class OdcMemory {
         const fresh = mixed.div(mixed.norm(2, 1, true).add(EPS));
         const oldLabels = this.labels.indexSelect(0, index);
         const newLabels = (o.relabel ?? true) ? this.#nearest(fresh) : oldLabels;
-        const changed = newLabels.ne(oldLabels).float().mean().item();
+        const changed = newLabels.ne(oldLabels).sum().item() / index.numel;
         const [uniq, rows] = lastOccurrence(index);
-        const u = rows === undefined ? { idx: index, feat: fresh, lab: newLabels } : { idx: uniq, feat: fresh.indexSelect(0, rows), lab: newLabels.indexSelect(0, rows) };
-        this.#move(u.idx, u.feat, u.lab);
+        if (rows === undefined) this.#write(index, old, oldLabels, fresh, newLabels);
+        else this.#move(uniq, fresh.indexSelect(0, rows), newLabels.indexSelect(0, rows));
         return changed;
       }),
     );
@@ -151,14 +174,19 @@ export class OdcMemory {
 
   /** Writes features/labels of distinct samples and keeps counts and sums in step. */
   #move(index: Tensor, feats: Tensor, labels: Tensor): void {
+    tidy(() => this.#write(index, this.features.indexSelect(0, index), this.labels.indexSelect(0, index), feats, labels));
+  }
+
+  /**
+   * #move with the samples' current rows already read. One accumulating indexed write each for the
+   * sums and the counts (index_add_ on rows costs a dispatch per row).
+   */
+  #write(index: Tensor, oldFeats: Tensor, oldLabels: Tensor, feats: Tensor, labels: Tensor): void {
     tidy(() => {
-      const oldLabels = this.labels.indexSelect(0, index);
-      const oldFeats = this.features.indexSelect(0, index);
-      this.sums.indexAdd_(0, oldLabels, oldFeats.double(), -1);
-      this.sums.indexAdd_(0, labels, feats.double());
+      const both = cat([oldLabels, labels]);
+      this.sums.indexPut_([both], cat([oldFeats.neg(), feats]).double(), true);
       const ones = onesLike(labels);
-      this.counts.indexAdd_(0, oldLabels, ones, -1);
-      this.counts.indexAdd_(0, labels, ones);
+      this.counts.indexPut_([both], cat([ones.neg(), ones]), true);
       this.features.indexCopy_(0, index, feats);
       this.labels.indexCopy_(0, index, labels);
     });
@@ -166,6 +194,7 @@ export class OdcMemory {
 
   /** Recomputes the centroids of all non-empty clusters (empty ones keep theirs), or of `clusters` only. */
   updateCentroids(clusters?: number[]): void {
+    this.#checkedStale = true;
     noGrad(() =>
       tidy(() => {
         if (clusters === undefined) {
@@ -301,6 +330,7 @@ export class OdcMemory {
         if (a.length !== b.length || a.some((d, i) => d !== b[i])) throw new ConfigError(`checkpoint '${k}' has shape [${b}], memory expects [${a}]`);
         t.copy_(v);
       }
+      this.#checkedStale = true;
       this.#recomputeStats();
     });
   }
@@ -315,6 +345,7 @@ export class OdcMemory {
 
   dispose(): void {
     for (const t of [this.features, this.labels, this.centroids, this.counts, this.sums]) t.dispose();
+    this.#checked?.dispose();
   }
 }
 

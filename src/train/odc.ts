@@ -29,7 +29,7 @@ export class OdcAlgorithm implements ClusterAlgorithm {
       const m = ctx.cfg.memory;
       this.memory = new OdcMemory({
         length: ctx.store.n, featDim: ctx.model.featureDim, numClasses: ctx.cfg.clusters, momentum: m.momentum,
-        minCluster: m.minCluster, assign: m.assign, seed: ctx.cfg.seed,
+        minCluster: m.minCluster, assign: m.assign, scoring: m.scoring, seed: ctx.cfg.seed,
       });
     }
     return this.memory;

@@ -1,0 +1,122 @@
+/**
+ * Checked bfloat16 re-assignment: the same best centroid as a float64 argmax (wherever the float64
+ * gap exceeds float32 rounding), under both rules, with padding, ties and the float32 fall-back.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CheckedAssigner, nearestFloat32 } from '../src/cluster/checked_assign.ts';
+import { OdcMemory } from '../src/cluster/odc_memory.ts';
+import { Generator, randint, randn, type Tensor, tensor, tidy, zeros } from '../src/index.ts';
+
+const unit = (t: Tensor) => t.div(t.norm(2, 1, true));
+
+/** Centroids as the means of `perCluster` random non-negative unit vectors: nearly collinear, small score gaps. */
+function meansOfRandom(g: Generator, K: number, D: number, perCluster: number): Tensor {
+  return tidy(() => {
+    const f = unit(randn([K * perCluster, D], { generator: g }).abs());
+    const lab = randint(0, K, [K * perCluster], { generator: g });
+    return zeros([K, D]).indexAdd_(0, lab, f).div(lab.bincount(K).clampMin(1).float().unsqueeze(1));
+  });
+}
+
+/** Rows whose chosen centroid scores (in float64) more than `tol` below the best. */
+function wrongRows(x: Tensor, c: Tensor, chosen: Tensor, rule: 'dot' | 'euclidean', tol = 1e-6): number {
+  return tidy(() => {
+    let s = x.double().mm(c.double().t());
+    if (rule === 'euclidean') s = s.sub(c.double().square().sum(1).mul(0.5).unsqueeze(0));
+    return s.max(1)[0].sub(s.gather(1, chosen.unsqueeze(1)).squeeze(1)).gt(tol).sum().item();
+  });
+}
+
+describe('CheckedAssigner', () => {
+  for (const rule of ['dot', 'euclidean'] as const) {
+    for (const K of [4096, 1000]) {
+      it(`${rule}, ${K} near-collinear centroids: the float64 argmax, from few candidates`, () => tidy(() => {
+        const g = new Generator(3);
+        const c = meansOfRandom(g, K, 64, 40);
+        const a = new CheckedAssigner(rule);
+        a.setCentroids(c);
+        let agree = 0;
+        for (let i = 0; i < 4; i++) {
+          const x = unit(randn([256, 64], { generator: g }).abs());
+          const got = a.nearest(x);
+          assert.equal(wrongRows(x, c, got, rule), 0);
+          agree += got.eq(nearestFloat32(x, c, rule)).sum().item();
+        }
+        assert.ok(agree >= 0.99 * 4 * 256, `agreement with the float32 argmax ${agree}/1024`);
+        const st = a.stats();
+        assert.equal(st.fallback, 0);
+        assert.ok(st.meanCandidates >= 1 && st.meanCandidates < 48, `candidates per row ${st.meanCandidates}`);
+        a.dispose();
+      }));
+    }
+  }
+
+  it('spread-out centroids and rows of any sign and length', () => tidy(() => {
+    const g = new Generator(5);
+    const c = randn([2000, 32], { generator: g });
+    const x = randn([300, 32], { generator: g }).mul(3);
+    for (const rule of ['dot', 'euclidean'] as const) {
+      const a = new CheckedAssigner(rule);
+      a.setCentroids(c);
+      const got = a.nearest(x);
+      assert.equal(wrongRows(x, c, got, rule), 0);
+      assert.deepEqual(got.toArray(), nearestFloat32(x, c, rule).toArray());
+      a.dispose();
+    }
+  }));
+
+  it('ties go to the lowest index, as argmax', () => tidy(() => {
+    const g = new Generator(7);
+    const base = randn([40, 16], { generator: g });
+    const c = base.repeat(3, 1); // centroid k, k + 40 and k + 80 are equal
+    const x = randn([64, 16], { generator: g });
+    const a = new CheckedAssigner('dot');
+    a.setCentroids(c);
+    const got = a.nearest(x).toArray();
+    assert.ok(got.every((k) => k < 40), `${got}`);
+    assert.deepEqual(got, nearestFloat32(x, c, 'dot').toArray());
+    a.dispose();
+  }));
+
+  it('falls back to float32 when too many centroids stay in the window', () => tidy(() => {
+    const c = tensor(new Float32Array(3000 * 8).fill(0.5), { shape: [3000, 8] }); // all identical
+    const x = unit(randn([10, 8], { generator: new Generator(1) }));
+    const a = new CheckedAssigner('dot');
+    a.setCentroids(c);
+    assert.deepEqual(a.nearest(x).toArray(), new Array(10).fill(0));
+    assert.equal(a.stats().fallback, 1);
+    a.dispose();
+  }));
+
+  it('OdcMemory re-assigns the same labels with checked and float32 scoring, and its statistics stay exact', () => tidy(() => {
+    const g = new Generator(11);
+    const N = 20000;
+    const K = 1024;
+    const feats = randn([N, 32], { generator: g }).abs();
+    const labels = randint(0, K, [N], { generator: g });
+    const mk = (scoring: 'checked' | 'float32') => {
+      const m = new OdcMemory({ length: N, featDim: 32, numClasses: K, minCluster: 3, scoring });
+      m.init(feats, labels);
+      return m;
+    };
+    const a = mk('checked');
+    const b = mk('float32');
+    assert.equal(a.scoring, 'checked');
+    assert.equal(b.scoring, 'float32');
+    for (let it = 1; it <= 30; it++) {
+      const index = randint(0, N, [256], { generator: g });
+      const f = randn([256, 32], { generator: g }).abs();
+      assert.equal(a.updateSamples(index, f), b.updateSamples(index, f));
+      if (it % 10 === 0) {
+        a.updateCentroids();
+        b.updateCentroids();
+      }
+    }
+    assert.deepEqual(a.labels.toArray(), b.labels.toArray());
+    assert.equal(a.verify().countError, 0);
+    assert.ok(a.verify().sumError < 1e-12);
+    a.dispose();
+    b.dispose();
+  }));
+});
