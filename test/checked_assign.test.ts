@@ -37,13 +37,19 @@ describe('CheckedAssigner', () => {
         const a = new CheckedAssigner(rule);
         a.setCentroids(c);
         let agree = 0;
+        let plainBf16Wrong = 0;
         for (let i = 0; i < 4; i++) {
           const x = unit(randn([256, 64], { generator: g }).abs());
           const got = a.nearest(x);
           assert.equal(wrongRows(x, c, got, rule), 0);
+          // Without the re-check, bfloat16 scores pick a worse centroid for many rows.
+          let plain = x.to('bfloat16').mm(c.to('bfloat16').t()).float();
+          if (rule === 'euclidean') plain = plain.sub(c.square().sum(1).mul(0.5).unsqueeze(0));
+          plainBf16Wrong += wrongRows(x, c, plain.argmax(1), rule);
           agree += got.eq(nearestFloat32(x, c, rule)).sum().item();
         }
         assert.ok(agree >= 0.99 * 4 * 256, `agreement with the float32 argmax ${agree}/1024`);
+        assert.ok(plainBf16Wrong > 20, `plain bfloat16 argmax wrong on ${plainBf16Wrong} rows`);
         const st = a.stats();
         assert.equal(st.fallback, 0);
         assert.ok(st.meanCandidates >= 1 && st.meanCandidates < 48, `candidates per row ${st.meanCandidates}`);

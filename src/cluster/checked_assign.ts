@@ -7,9 +7,9 @@
  * every score of a row, so no argmax changes, and it shrinks the values and hence their rounding.
  * A per-row bound on the bfloat16 error (input rounding, accumulation, output rounding) keeps every
  * centroid that could still be the best; only those are re-scored in float32, and the best of them
- * wins (ties to the lowest index, as argmax). The answer is the float32 argmax, whatever the
- * bfloat16 kernel rounds; when too many candidates survive (near-identical centroids) the batch
- * falls back to the float32 product.
+ * wins (ties to the lowest index, as argmax). The answer is the argmax of float32 scores,
+ * whatever the bfloat16 kernel rounds; when too many candidates survive (near-identical
+ * centroids) the batch falls back to the float32 product.
  */
 import { readFileSync } from 'node:fs';
 import { cat, fullLike, tensor, zeros } from '../tensor/creation.ts';
@@ -21,7 +21,7 @@ import type { AssignRule } from './odc_memory.ts';
 const amaxOp = aten('amax');
 const amax = (t: Tensor, dim: number): Tensor => wrap(amaxOp(t, [dim], false)) as Tensor;
 
-/** bfloat16 unit roundoff (8 significant bits, round to nearest). */
+/** bfloat16 unit roundoff: 8 significant bits, round to nearest, relative error ≤ 2^-8. */
 const U_BF16 = 2 ** -8;
 /** Scores are screened in blocks of this many centroids: one pass over the score matrix finds each block's maximum. */
 const BLOCK = 16;
@@ -64,7 +64,10 @@ export class CheckedAssigner {
   #ownsC = false;
   #shiftedBf16: Tensor | undefined; // [Kp, D] bfloat16 of (C − μ), zero rows padding K to a whole number of blocks
   #bias: Tensor | undefined; // [1, Kp] float32: −‖C_k‖²/2 (euclidean) or 0 (dot), −∞ on the padding; none for dot without padding
-  #scale = 0; // per unit ‖x‖: the bound on the error of a bfloat16 score
+  #shiftedNorm = 0; // S = max ‖s_k‖, s_k = C_k − μ
+  #shiftedRound = 0; // max ‖s_k − bf(s_k)‖
+  #shiftedBf16Norm = 0; // max ‖bf(s_k)‖
+  #slack = 0; // per unit ‖x‖: float32 rounding of the shift and of adding the bias
   #checked = 0;
   #fallback = 0;
   #candidates = 0;
@@ -84,26 +87,24 @@ export class CheckedAssigner {
         const pad = (BLOCK - (K % BLOCK)) % BLOCK;
         const mu = c.mean(0, true);
         const shifted = c.sub(mu);
-        const S = shifted.norm(2, 1).max().item(); // max ‖s_k‖, s_k = C_k − μ
+        const bf = shifted.to('bfloat16');
+        this.#shiftedNorm = shifted.norm(2, 1).max().item();
+        this.#shiftedRound = shifted.sub(bf.float()).norm(2, 1).max().item();
+        this.#shiftedBf16Norm = bf.float().norm(2, 1).max().item();
+        // The shift is rounded to float32 (≤ 2^-24 of ‖C‖ + ‖μ‖ per element) and the bias is added
+        // to float32 estimates: a generous allowance for both.
         const muNorm = mu.norm().item();
-        // Rounding to bfloat16 moves each element by at most 2^-9 of itself, so for a row x and a
-        // shifted centroid s: |x·s − bf(x)·bf(s)| ≤ ‖x‖·S·(2^-9 + (1 + 2^-9)·2^-9); float32
-        // accumulation of D products adds ≤ D·2^-23·‖bf(x)‖·‖bf(s)‖, and rounding the output to
-        // bfloat16 ≤ U·|bf(x)·bf(s)|. The shift (float32, ≤ 2^-24 of ‖C‖ + ‖μ‖ per element) and the
-        // addition of the bias take a generous allowance.
-        const r = 1 + 2 ** -9;
-        let scale = S * (2 ** -9 + r * 2 ** -9 + r * r * (D * 2 ** -23 + U_BF16 * (1 + D * 2 ** -23))) + 1e-6 * (2 * muNorm + S);
+        let slack = 1e-6 * (2 * muNorm + this.#shiftedNorm);
         let bias: Tensor | undefined;
         if (this.rule === 'euclidean') {
           bias = c.square().sum(1).mul(-0.5);
-          scale += 1e-6 * (muNorm + S) ** 2;
+          slack += 1e-6 * (muNorm + this.#shiftedNorm) ** 2;
         } else if (pad > 0) {
           bias = zeros([K]);
         }
-        const bf = shifted.to('bfloat16');
+        this.#slack = slack;
         if (bias !== undefined) this.#bias = keep(pad > 0 ? cat([bias, fullLike(zeros([pad]), Number.NEGATIVE_INFINITY)]).unsqueeze(0) : bias.unsqueeze(0));
         this.#shiftedBf16 = keep(pad > 0 ? cat([bf, zeros([pad, D], { dtype: 'bfloat16' })]) : bf);
-        this.#scale = scale * 1.01;
         this.#c = c;
       }),
     );
@@ -119,15 +120,36 @@ export class CheckedAssigner {
         const xf = x.float().contiguous();
         const B = xf.size(0);
         const nb = bf.size(0) / BLOCK;
-        // Twice the bound: the true best may sit one bound under its estimate, another one over.
-        const window = xf.norm(2, 1).mul(2 * this.#scale);
-        const product = xf.to('bfloat16').mm(bf.t()); // [B, Kp] bfloat16
+        const D = xf.size(1);
+        const xb = xf.to('bfloat16');
+        const xbNorm = xb.float().norm(2, 1);
+        // Error of an estimate bf(x)·bf(s) against x·s: operand rounding ≤ ‖x − bf(x)‖·‖s‖ +
+        // ‖bf(x)‖·‖s − bf(s)‖, float32 accumulation of D products ≤ D·2^-23·‖bf(x)‖·‖bf(s)‖, plus
+        // the bfloat16 output's rounding, ≤ U/(1 − U) of the estimate's magnitude.
+        const operands = xf
+          .sub(xb.float())
+          .norm(2, 1)
+          .mul(this.#shiftedNorm)
+          .add(xbNorm.mul(this.#shiftedRound + D * 2 ** -23 * this.#shiftedBf16Norm))
+          .add(xf.norm(2, 1).mul(this.#slack));
+        const product = xb.mm(bf.t()); // [B, Kp] bfloat16
         const approx = this.#bias === undefined ? product.float() : this.#bias.add(product);
         // Block j holds the centroids j, j + nb, j + 2·nb, ...: the block maxima reduce over a
         // middle dimension, which vectorises along the contiguous one.
         const blocks = approx.view(B, BLOCK, nb);
         const blockMax = amax(blocks, 1); // [B, nb]
-        const threshold = amax(blockMax, 1).sub(window); // [B]
+        const best = amax(blockMax, 1); // [B]: the best estimate m
+        // The true best may sit one error under its estimate while the best estimate sits one error
+        // over its true score: keep every estimate within W = e(true best) + e(best estimate).
+        // Both estimates lie in [m − W, m]; for the dot rule they are the products themselves, so
+        // their output rounding is ≤ U'·(|m| + W): W = 2·(operands + U'·|m|) / (1 − 2·U'). With the
+        // euclidean bias the product is bounded by ‖bf(x)‖·max ‖bf(s)‖ instead.
+        const u = (U_BF16 / (1 - U_BF16)) * 1.01;
+        const window =
+          this.rule === 'dot'
+            ? operands.add(best.abs().mul(u)).mul(2 / (1 - 2 * u))
+            : operands.add(xbNorm.mul(u * this.#shiftedBf16Norm * (1 + D * 2 ** -23))).mul(2);
+        const threshold = best.sub(window.mul(1.01));
         const candBlocks = blockMax.ge(threshold.unsqueeze(1)).nonzero(); // [Pb, 2]: row, block
         const rowOfBlock = candBlocks.select(1, 0);
         const blockIx = candBlocks.select(1, 1);
@@ -148,7 +170,7 @@ export class CheckedAssigner {
         const cols = inBlock.select(1, 1).mul(nb).add(blockIx.indexSelect(0, which));
         let exact = xf.indexSelect(0, rows).mul(c.indexSelect(0, cols)).sum(1);
         if (this.rule === 'euclidean' && this.#bias !== undefined) exact = exact.add(this.#bias.squeeze(0).indexSelect(0, cols));
-        return pickBest(rows.toArray(), cols.toArray(), exact.data<Float32Array>(), B);
+        return bestPerRow(rows, cols, exact, B);
       }),
     );
   }
@@ -167,18 +189,23 @@ export class CheckedAssigner {
   }
 }
 
-/** Per row the candidate with the highest exact score; the lowest index among equals. */
-function pickBest(rows: number[], cols: number[], score: Float32Array, B: number): Tensor {
-  const bestCol = new BigInt64Array(B).fill(-1n);
-  const bestScore = new Float32Array(B).fill(Number.NEGATIVE_INFINITY);
-  for (let i = 0; i < rows.length; i++) {
-    const r = rows[i];
-    const col = BigInt(cols[i]);
-    if (score[i] > bestScore[r] || bestCol[r] < 0n || (score[i] === bestScore[r] && col < bestCol[r])) {
-      bestScore[r] = score[i];
-      bestCol[r] = col;
+/**
+ * Per row the candidate with the highest exact score, the lowest centroid index among equals (as
+ * argmax). Every row has at least one candidate: its own best estimate.
+ */
+function bestPerRow(rows: Tensor, cols: Tensor, score: Tensor, B: number): Tensor {
+  const r = rows.int().data<Int32Array>();
+  const k = cols.int().data<Int32Array>();
+  const e = score.data<Float32Array>();
+  const bestCol = new Int32Array(B).fill(-1);
+  const bestScore = new Float32Array(B);
+  for (let i = 0; i < r.length; i++) {
+    const row = r[i];
+    const b = bestCol[row];
+    if (b < 0 || e[i] > bestScore[row] || (e[i] === bestScore[row] && k[i] < b)) {
+      bestScore[row] = e[i];
+      bestCol[row] = k[i];
     }
   }
-  // Every row keeps at least its own approximate maximum, so no row is left without a candidate.
-  return tensor(bestCol);
+  return tidy(() => tensor(bestCol).long());
 }
