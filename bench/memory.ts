@@ -11,7 +11,7 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OdcMemory } from '../src/cluster/odc_memory.ts';
+import { OdcMemory, type ScoringMode } from '../src/cluster/odc_memory.ts';
 import { Generator, randint, randn, tidy } from '../src/index.ts';
 
 const N = Number(process.env.MEM_N ?? 1281167);
@@ -22,7 +22,7 @@ const iters = Number(process.env.MEM_ITERS ?? 100);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 const g = new Generator(0);
-const scoring = (process.env.MEM_SCORING ?? 'auto') as 'auto' | 'float32' | 'checked';
+const scoring = (process.env.MEM_SCORING ?? 'auto') as ScoringMode;
 const memory = new OdcMemory({ length: N, featDim: D, numClasses: K, minCluster: 20, assign: 'dot', scoring });
 tidy(() => memory.init(randn([N, D], { generator: g }).abs(), randint(0, K, [N], { generator: g })));
 

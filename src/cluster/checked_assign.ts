@@ -88,9 +88,10 @@ export class CheckedAssigner {
         const mu = c.mean(0, true);
         const shifted = c.sub(mu);
         const bf = shifted.to('bfloat16');
+        const bfWide = bf.float();
         this.#shiftedNorm = shifted.norm(2, 1).max().item();
-        this.#shiftedRound = shifted.sub(bf.float()).norm(2, 1).max().item();
-        this.#shiftedBf16Norm = bf.float().norm(2, 1).max().item();
+        this.#shiftedRound = shifted.sub(bfWide).norm(2, 1).max().item();
+        this.#shiftedBf16Norm = bfWide.norm(2, 1).max().item();
         // The shift is rounded to float32 (≤ 2^-24 of ‖C‖ + ‖μ‖ per element) and the bias is added
         // to float32 estimates: a generous allowance for both.
         const muNorm = mu.norm().item();
@@ -122,12 +123,13 @@ export class CheckedAssigner {
         const nb = bf.size(0) / BLOCK;
         const D = xf.size(1);
         const xb = xf.to('bfloat16');
-        const xbNorm = xb.float().norm(2, 1);
+        const xbWide = xb.float();
+        const xbNorm = xbWide.norm(2, 1);
         // Error of an estimate bf(x)·bf(s) against x·s: operand rounding ≤ ‖x − bf(x)‖·‖s‖ +
         // ‖bf(x)‖·‖s − bf(s)‖, float32 accumulation of D products ≤ D·2^-23·‖bf(x)‖·‖bf(s)‖, plus
         // the bfloat16 output's rounding, ≤ U/(1 − U) of the estimate's magnitude.
         const operands = xf
-          .sub(xb.float())
+          .sub(xbWide)
           .norm(2, 1)
           .mul(this.#shiftedNorm)
           .add(xbNorm.mul(this.#shiftedRound + D * 2 ** -23 * this.#shiftedBf16Norm))

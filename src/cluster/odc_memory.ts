@@ -28,6 +28,9 @@ import { twoMeans } from './two_means.ts';
  */
 export type AssignRule = 'dot' | 'euclidean';
 
+/** How re-assignment scores the centroids (OdcMemoryOptions.scoring). */
+export type ScoringMode = 'auto' | 'float32' | 'checked';
+
 export interface OdcMemoryOptions {
   /** N: images in the dataset. */
   length: number;
@@ -46,7 +49,7 @@ export interface OdcMemoryOptions {
    * checked_assign.ts). 'auto' (default): 'checked' for 1,024 clusters or more on a CPU that
    * multiplies bfloat16 natively, else 'float32'.
    */
-  scoring?: 'auto' | 'float32' | 'checked';
+  scoring?: ScoringMode;
   seed?: number;
 }
 
