@@ -26,10 +26,11 @@ export interface ResNetOptions {
   /** Zero the last BN of each block so blocks start as identities. */
   zeroInitResidual?: boolean;
   /**
-   * Activation layout. 'channelsLast' trains 10-20 % faster on CPU (oneDNN), but with this
-   * libtorch (1.13) the first conv's weight gradient then differs from PyTorch's NCHW result by up
-   * to 2.4 % on the parity fixture (every other checked gradient agrees to 1e-4), so 'contiguous'
-   * is the default.
+   * Activation layout. 'channelsLast' trains 10-20 % faster on CPU (oneDNN), but libtorch 1.13's
+   * channels-last backward through the first stage is inaccurate with more than one thread: on the
+   * parity fixture the first conv's weight gradient is 2.4 % off a float64 reference in PyTorch 1.13
+   * itself (3.7e-6 with one thread, 1.5e-6 in NCHW, 2e-6 with only the first stage in NCHW; every
+   * other checked gradient agrees to 1e-4), so 'contiguous' is the default.
    */
   memoryFormat?: 'channelsLast' | 'contiguous';
   generator?: Generator;
