@@ -7,8 +7,8 @@
  * COMPARE_METHODS ('odc,deepcluster'), COMPARE_BOTH (JSON config keys over both methods' defaults, e.g.
  * '{"clusters":50}'), COMPARE_ODC (the same for ODC alone, e.g. '{"lr":0.3}').
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readMetrics } from '../src/report/run_dir.ts';
 import { resolveConfig, type TrainConfigInput } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
 
@@ -19,22 +19,22 @@ const seeds = (process.env.COMPARE_SEEDS ?? '0,1,2').split(',').map(Number);
 const methods = (process.env.COMPARE_METHODS ?? 'odc,deepcluster').split(',') as ('odc' | 'deepcluster')[];
 const bothOver = JSON.parse(process.env.COMPARE_BOTH ?? '{}') as TrainConfigInput;
 const odcOver = JSON.parse(process.env.COMPARE_ODC ?? '{}') as TrainConfigInput;
-const tagOf = (json: string | undefined) => (json ? `-${json.replace(/[^a-z0-9.]+/gi, '_')}` : '');
 
 type Row = { method: string; seed: number; feature_nmi: number; feature_acc: number; label_nmi: number; minutes: number };
 const rows: Row[] = [];
 for (const seed of seeds) {
   for (const method of methods) {
     const over = { ...bothOver, ...(method === 'odc' ? odcOver : {}) };
-    const out = join('runs', 'compare', `${method}${tagOf(process.env.COMPARE_BOTH)}${method === 'odc' ? tagOf(process.env.COMPARE_ODC) : ''}-seed${seed}`);
+    const tag = Object.keys(over).length > 0 ? `-${JSON.stringify(over).replace(/[^a-z0-9.]+/gi, '_')}` : '';
+    const out = join('runs', 'compare', `${method}${tag}-seed${seed}`);
     const cfg = resolveConfig({ method, subset, epochs, width, seed, threads: 2, logEvery: 1000, checkpointEvery: 100000, tensorboard: false, ...over, out });
     const t0 = performance.now();
     const r = await train(cfg, { log: () => {} });
     const minutes = (performance.now() - t0) / 60000;
-    const recs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    const last = recs.filter((x) => x.type === 'epoch').at(-1);
+    // The last epoch's labels, as trained on (DeepCluster's summary holds the labels re-clustered after it).
+    const last = readMetrics(join(out, 'metrics.jsonl')).filter((x) => x.type === 'epoch').at(-1);
     const q = r.summary.feature_kmeans as { nmi: number; acc: number };
-    const row = { method, seed, feature_nmi: q.nmi, feature_acc: q.acc, label_nmi: last.nmi_labels, minutes };
+    const row = { method, seed, feature_nmi: q.nmi, feature_acc: q.acc, label_nmi: last?.nmi_labels as number, minutes };
     console.log(JSON.stringify({ bench: 'compare', subset, epochs, width, overrides: over, ...row }));
     rows.push(row);
   }
