@@ -4,8 +4,8 @@
  * how the learned features cluster (k-means, k = 10: NMI / ACC). One JSON line per setting, then a
  * markdown table. ABLATION_SUBSET (5000), ABLATION_EPOCHS (3), ABLATION_ONLY ('|'-separated name prefixes).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readMetrics } from '../src/report/run_dir.ts';
 import { resolveConfig, type TrainConfigInput } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
 
@@ -34,16 +34,16 @@ for (const [name, over] of grid) {
   const cfg = resolveConfig({ ...base, ...over, memory: { warmupEpochs: 0, ...(over.memory ?? {}) }, augment: { ...base.augment, ...(over.augment ?? {}) }, out });
   const t0 = performance.now();
   const r = await train(cfg, { log: () => {} });
-  const recs = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const init = recs.find((x) => x.type === 'init');
+  const recs = readMetrics(join(out, 'metrics.jsonl'));
+  const initNmi = Number(recs.find((x) => x.type === 'init')?.nmi_labels);
   const ep = recs.filter((x) => x.type === 'epoch');
   const q = r.summary.feature_kmeans as { nmi: number; acc: number };
   const line = {
-    name, init_nmi: init.nmi_labels, epoch_nmi: ep.map((e) => Number(e.nmi_labels.toFixed(4))), change: ep.map((e) => Number(e.change_ratio.toFixed(3))),
+    name, init_nmi: initNmi, epoch_nmi: ep.map((e) => Number(Number(e.nmi_labels).toFixed(4))), change: ep.map((e) => Number(Number(e.change_ratio).toFixed(3))),
     feature_nmi: q.nmi, feature_acc: q.acc, minutes: (performance.now() - t0) / 60000,
   };
   console.log(JSON.stringify(line));
-  rows.push(`| ${name} | ${init.nmi_labels.toFixed(3)} | ${line.epoch_nmi.map((v) => v.toFixed(3)).join(' / ')} | ${line.change.join(' / ')} | ${q.nmi.toFixed(3)} / ${q.acc.toFixed(3)} |`);
+  rows.push(`| ${name} | ${initNmi.toFixed(3)} | ${line.epoch_nmi.map((v) => v.toFixed(3)).join(' / ')} | ${line.change.join(' / ')} | ${q.nmi.toFixed(3)} / ${q.acc.toFixed(3)} |`);
 }
 console.log('\n| setting | label NMI at init | label NMI per epoch | change ratio per epoch | features k-means NMI / ACC |\n|---|---|---|---|---|');
 for (const r of rows) console.log(r);

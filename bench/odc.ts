@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readMetrics } from '../src/report/run_dir.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const peer = resolve(root, '..', 'shared', 'peer', 'odc_ref.py');
@@ -36,7 +37,8 @@ function runOdc(): { iters_per_s: number; memory_share: number; wall_iters_per_s
     '--clusters', k, '--batch-size', batch, '--threads', '2', '--seed', '0', '--assign', 'dot', '--label-warmup', '0', '--crop-min', '0.08', '--out', out, '--log-every', '1000'],
   { encoding: 'utf8', cwd: root });
   if (r.status !== 0) throw new Error(`odc failed:\n${r.stderr}\n${r.stdout}`);
-  const ep = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((x) => x.type === 'epoch');
+  const ep = readMetrics(join(out, 'metrics.jsonl')).find((x) => x.type === 'epoch') as { loop_s: number; memory_s: number; wall_s: number } | undefined;
+  if (!ep) throw new Error(`odc: no epoch record in ${join(out, 'metrics.jsonl')}`);
   const iters = Math.ceil(Number(n) / Number(batch));
   // loop_s: step + memory work + waiting for data (logging and checkpoints excluded, as the peer's loop time).
   return { iters_per_s: iters / ep.loop_s, memory_share: ep.memory_s / ep.loop_s, wall_iters_per_s: iters / ep.wall_s };
