@@ -27,6 +27,7 @@ const grid: [string, TrainConfigInput][] = [
   ['random network (no training)', { epochs: 0 }],
 ];
 const only = process.env.ABLATION_ONLY?.split('|');
+const round = (v: unknown, digits: number) => Number(Number(v).toFixed(digits));
 const rows: string[] = [];
 for (const [name, over] of grid) {
   if (only && !only.some((o) => name.startsWith(o))) continue;
@@ -39,7 +40,7 @@ for (const [name, over] of grid) {
   const ep = recs.filter((x) => x.type === 'epoch');
   const q = r.summary.feature_kmeans as { nmi: number; acc: number };
   const line = {
-    name, init_nmi: initNmi, epoch_nmi: ep.map((e) => Number(Number(e.nmi_labels).toFixed(4))), change: ep.map((e) => Number(Number(e.change_ratio).toFixed(3))),
+    name, init_nmi: initNmi, epoch_nmi: ep.map((e) => round(e.nmi_labels, 4)), change: ep.map((e) => round(e.change_ratio, 3)),
     feature_nmi: q.nmi, feature_acc: q.acc, minutes: (performance.now() - t0) / 60000,
   };
   console.log(JSON.stringify(line));
