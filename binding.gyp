@@ -9,7 +9,7 @@
       "native/autograd.cc",
       "native/runtime.cc"
     ],
-    "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+    "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"],
     "include_dirs": ["<!@(node scripts/torch-config.cjs include)"],
     "defines": ["NAPI_VERSION=8", "<!@(node scripts/torch-config.cjs defines)"],
     "libraries": ["<!@(node scripts/torch-config.cjs libs)"],

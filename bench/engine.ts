@@ -8,26 +8,18 @@
  * Options (env): BENCH_STEPS (default 12), BENCH_ROUNDS (default 3), BENCH_THREADS (default: cores).
  * Each side's figure is the median of its rounds (the machine is shared; single runs vary by ±10 %).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensurePeer, PYTHON } from './peer.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const peer = resolve(root, '..', 'shared', 'peer', 'train_step.py');
 const steps = Number(process.env.BENCH_STEPS ?? 12);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
-
-function ensurePeer(): void {
-  if (!existsSync(peer)) throw new Error(`peer not found at ${peer} (expected ../shared/peer/train_step.py beside the project)`);
-  const ok = spawnSync('/usr/bin/python3', ['-c', 'import torch, torchvision'], { stdio: 'ignore' }).status === 0;
-  if (!ok) {
-    console.error('bench: installing python3-torch python3-torchvision for the peer');
-    execFileSync('bash', ['-c', 'apt-get install -y -q python3-torch python3-torchvision >/dev/null'], { stdio: 'inherit' });
-  }
-}
 
 function lastJson(out: string): Record<string, unknown> {
   const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
@@ -38,7 +30,7 @@ function lastJson(out: string): Record<string, unknown> {
 function run(side: 'odc' | 'pytorch', args: string[]): Record<string, unknown> {
   const [cmd, argv] = side === 'odc'
     ? [process.execPath, ['--import', 'tsx', join(root, 'bench', 'train_step.ts'), ...args]]
-    : ['/usr/bin/python3', [peer, ...args]];
+    : [PYTHON, [peer, ...args]];
   const r = spawnSync(cmd, argv, { cwd: root, encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
   if (r.status !== 0) throw new Error(`${side} failed (${r.status}):\n${r.stderr}`);
   return lastJson(r.stdout);
@@ -67,7 +59,7 @@ function machinePeak(): { gflops: number; how: string } {
   };
 }
 
-ensurePeer();
+ensurePeer({ scripts: [peer], modules: ['torch', 'torchvision'] });
 const peak = machinePeak();
 const variants = [
   { name: 'resnet18-cifar-3x32x32', args: ['--channels', '3', '--size', '32'] },

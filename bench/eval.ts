@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { randomEvalModel } from '../src/eval/eval_model.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
 import { saveSafetensors } from '../src/io/safetensors.ts';
+import { ensurePeer } from './peer.ts';
 import { benchSvm } from './svm.ts';
 
 const env = process.env;
@@ -46,6 +47,8 @@ async function benchAll(): Promise<Record<string, unknown>> {
   };
 }
 
+// The scikit-learn peer runs last: check it first, so a missing package fails in seconds, not after the protocols.
+if (env.SVM_PEER !== '0') ensurePeer({ modules: ['numpy', 'sklearn'], log });
 const all = env.ODC_BENCH_SKIP_ALL === '1' ? undefined : await benchAll();
 if (all) log(`protocol all: ${all.all_s} s`);
 const svm = await benchSvm({

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OdcMemory, type ScoringMode } from '../src/cluster/odc_memory.ts';
 import { Generator, randint, randn, tidy } from '../src/index.ts';
+import { ensurePeer, PYTHON } from './peer.ts';
 
 const N = Number(process.env.MEM_N ?? 1281167);
 const K = Number(process.env.MEM_K ?? 10000);
@@ -20,6 +21,7 @@ const B = Number(process.env.MEM_BATCH ?? 512);
 const D = 256;
 const iters = Number(process.env.MEM_ITERS ?? 100);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+if (process.env.MEM_PEER !== '0') ensurePeer({ scripts: [join(root, 'bench', 'peer_memory.py')], modules: ['torch'] });
 
 const g = new Generator(0);
 const scoring = (process.env.MEM_SCORING ?? 'auto') as ScoringMode;
@@ -56,7 +58,7 @@ const scoringUsed = memory.scoring;
 const scoringStats = memory.scoringStats();
 memory.dispose();
 
-const peer = process.env.MEM_PEER === '0' ? undefined : spawnSync('/usr/bin/python3', [join(root, 'bench', 'peer_memory.py'), '--n', String(N), '--k', String(K), '--batch', String(B), '--iters', String(Math.min(iters, 50))], {
+const peer = process.env.MEM_PEER === '0' ? undefined : spawnSync(PYTHON, [join(root, 'bench', 'peer_memory.py'), '--n', String(N), '--k', String(K), '--batch', String(B), '--iters', String(Math.min(iters, 50))], {
   encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '2' },
 });
 let peerMs: number | null = null;

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMetrics } from '../src/report/run_dir.ts';
+import { ensurePeer, PYTHON } from './peer.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const peer = resolve(root, '..', 'shared', 'peer', 'odc_ref.py');
@@ -21,10 +22,11 @@ const width = process.env.ODC_BENCH_WIDTH ?? '32';
 const k = process.env.ODC_BENCH_K ?? '100';
 const batch = process.env.ODC_BENCH_BATCH ?? '64';
 const tmp = mkdtempSync(join(tmpdir(), 'odc-bench-'));
+ensurePeer({ scripts: [peer], modules: ['numpy', 'torch'] });
 
 function runPeer(tag: string): { iters_per_s: number; hook_share: number } {
   const out = join(tmp, `peer_${tag}.json`);
-  const r = spawnSync('/usr/bin/python3', [peer, '--method', 'odc', '--limit', n, '--epochs', '1', '--test-limit', '100', '--width', width,
+  const r = spawnSync(PYTHON, [peer, '--method', 'odc', '--limit', n, '--epochs', '1', '--test-limit', '100', '--width', width,
     '--batch-size', batch, '--num-classes', k, '--threads', '2', '--seed', '0', '--json-out', out], { encoding: 'utf8', cwd: tmp });
   if (r.status !== 0) throw new Error(`peer failed:\n${r.stderr}\n${r.stdout}`);
   const ep = JSON.parse(readFileSync(out, 'utf8')).epochs[0];

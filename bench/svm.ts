@@ -26,6 +26,7 @@ import { loadDataset } from '../src/data/spec.ts';
 import { type LabelledFeatures, rowRange, type SvmTask, setUpSvm } from '../src/eval/svm_pool.ts';
 import { tensor, tidy } from '../src/index.ts';
 import { writeNpy } from '../src/io/npy.ts';
+import { ensurePeer, PYTHON } from './peer.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BENCH_COSTS = [1, 0.5 ** 4, 0.5 ** 7, 0.5 ** 10];
@@ -93,6 +94,7 @@ export async function benchSvm(opts: BenchSvmOptions = {}): Promise<Record<strin
   const threads = opts.threads ?? availableParallelism();
   const log = opts.log ?? ((m: string) => console.error(m));
   const load = () => loadavg()[0].toFixed(2);
+  if (opts.peer ?? true) ensurePeer({ scripts: [join(root, 'bench', 'svm_peer.py')], modules: ['numpy', 'sklearn'], log });
   const t0 = performance.now();
   const train = await benchFeatures('train');
   const test = await benchFeatures('test');
@@ -108,7 +110,7 @@ export async function benchSvm(opts: BenchSvmOptions = {}): Promise<Record<strin
         writeNpy(join(dir, `${split}_x.npy`), s.data as Float32Array, [s.n, s.d]);
         writeNpy(join(dir, `${split}_y.npy`), Int32Array.from(s.labels));
       }
-      const r = spawnSync('/usr/bin/python3', [join(root, 'bench', 'svm_peer.py'), '--dir', dir, '--costs', costs.join(','), '--classes', String(nClasses)], {
+      const r = spawnSync(PYTHON, [join(root, 'bench', 'svm_peer.py'), '--dir', dir, '--costs', costs.join(','), '--classes', String(nClasses)], {
         encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' },
       });
       if (r.status !== 0) throw new Error(`svm_peer.py failed:\n${r.stderr}`);

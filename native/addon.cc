@@ -2,50 +2,62 @@
 #include <napi.h>
 
 #include "dispatch.h"
+#include "guard.h"
 #include "native_api.h"
 
 namespace odc {
 
+// Each export runs inside GUARD under its JS name, so no C++ exception (from libtorch, from N-API
+// on a wrong argument type, or from the function itself) can reach the runtime and abort the process.
+#define EXPORT(name, fn)                                                                             \
+  exports.Set(name, Napi::Function::New(                                                             \
+                        env,                                                                         \
+                        [](const Napi::CallbackInfo& info) -> Napi::Value {                          \
+                          GUARD(info.Env(), name, DescribeArgs(info), return fn(info);)              \
+                          return info.Env().Undefined();                                             \
+                        },                                                                           \
+                        name))
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // dispatch.cc
-  exports.Set("resolveOp", Napi::Function::New(env, ResolveOp));
-  exports.Set("callOp", Napi::Function::New(env, CallOp));
-  exports.Set("callOpInPlace", Napi::Function::New(env, CallOpInPlace));
-  exports.Set("opSchema", Napi::Function::New(env, OpSchema));
+  EXPORT("resolveOp", ResolveOp);
+  EXPORT("callOp", CallOp);
+  EXPORT("callOpInPlace", CallOpInPlace);
+  EXPORT("opSchema", OpSchema);
   // tensor_io.cc
-  exports.Set("fromBuffer", Napi::Function::New(env, FromBuffer));
-  exports.Set("toBuffer", Napi::Function::New(env, ToBuffer));
-  exports.Set("meta", Napi::Function::New(env, Meta));
-  exports.Set("strides", Napi::Function::New(env, Strides));
-  exports.Set("free", Napi::Function::New(env, Free));
-  exports.Set("isAlive", Napi::Function::New(env, IsAlive));
-  exports.Set("sameStorage", Napi::Function::New(env, SameStorage));
+  EXPORT("fromBuffer", FromBuffer);
+  EXPORT("toBuffer", ToBuffer);
+  EXPORT("meta", Meta);
+  EXPORT("strides", Strides);
+  EXPORT("free", Free);
+  EXPORT("isAlive", IsAlive);
+  EXPORT("sameStorage", SameStorage);
   // autograd.cc
-  exports.Set("backward", Napi::Function::New(env, Backward));
-  exports.Set("grad", Napi::Function::New(env, Grad));
-  exports.Set("setGrad", Napi::Function::New(env, SetGrad));
-  exports.Set("setRequiresGrad", Napi::Function::New(env, SetRequiresGrad));
-  exports.Set("isLeaf", Napi::Function::New(env, IsLeaf));
-  exports.Set("setGradEnabled", Napi::Function::New(env, SetGradEnabled));
-  exports.Set("isGradEnabled", Napi::Function::New(env, IsGradEnabled));
-  exports.Set("setData", Napi::Function::New(env, SetData));
+  EXPORT("backward", Backward);
+  EXPORT("grad", Grad);
+  EXPORT("setGrad", SetGrad);
+  EXPORT("setRequiresGrad", SetRequiresGrad);
+  EXPORT("isLeaf", IsLeaf);
+  EXPORT("setGradEnabled", SetGradEnabled);
+  EXPORT("isGradEnabled", IsGradEnabled);
+  EXPORT("setData", SetData);
   // runtime.cc
-  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads));
-  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads));
-  exports.Set("setNumInteropThreads", Napi::Function::New(env, SetNumInteropThreads));
-  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed));
-  exports.Set("newGenerator", Napi::Function::New(env, NewGenerator));
-  exports.Set("defaultGenerator", Napi::Function::New(env, DefaultGenerator));
-  exports.Set("generatorState", Napi::Function::New(env, GeneratorState));
-  exports.Set("setGeneratorState", Napi::Function::New(env, SetGeneratorState));
-  exports.Set("generatorSeed", Napi::Function::New(env, GeneratorSeed));
-  exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable));
-  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount));
-  exports.Set("liveTensors", Napi::Function::New(env, LiveTensors));
-  exports.Set("reportedBytes", Napi::Function::New(env, ReportedBytesJs));
-  exports.Set("buildInfo", Napi::Function::New(env, BuildInfo));
-  exports.Set("allocatorTuned", Napi::Function::New(env, AllocatorTuned));
-  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClassJs));
+  EXPORT("setNumThreads", SetNumThreads);
+  EXPORT("getNumThreads", GetNumThreads);
+  EXPORT("setNumInteropThreads", SetNumInteropThreads);
+  EXPORT("manualSeed", ManualSeed);
+  EXPORT("newGenerator", NewGenerator);
+  EXPORT("defaultGenerator", DefaultGenerator);
+  EXPORT("generatorState", GeneratorState);
+  EXPORT("setGeneratorState", SetGeneratorState);
+  EXPORT("generatorSeed", GeneratorSeed);
+  EXPORT("cudaAvailable", CudaAvailable);
+  EXPORT("cudaDeviceCount", CudaDeviceCount);
+  EXPORT("liveTensors", LiveTensors);
+  EXPORT("reportedBytes", ReportedBytesJs);
+  EXPORT("buildInfo", BuildInfo);
+  EXPORT("tuneAllocator", TuneAllocatorJs);
+  EXPORT("setErrorClass", SetErrorClassJs);
   return exports;
 }
 

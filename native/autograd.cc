@@ -9,10 +9,8 @@ namespace odc {
 
 // backward(loss, gradient?, retainGraph?)
 Napi::Value Backward(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "backward", inputs, {
+  GUARD(info.Env(), "backward", DescribeArgs(info), {
     const auto& t = UnwrapTensor(info[0], "backward");
-    inputs.push_back(Describe(t));
     at::Tensor grad;
     if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) grad = UnwrapTensor(info[1], "backward");
     c10::optional<bool> retain;
@@ -24,8 +22,7 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
 
 // grad(handle): the accumulated gradient, or undefined.
 Napi::Value Grad(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "grad", inputs, {
+  GUARD(info.Env(), "grad", DescribeArgs(info), {
     const auto& t = UnwrapTensor(info[0], "grad");
     return WrapTensor(info.Env(), t.grad());
   })
@@ -34,15 +31,12 @@ Napi::Value Grad(const Napi::CallbackInfo& info) {
 
 // setGrad(handle, grad | undefined): undefined clears it (zero_grad(set_to_none=True)).
 Napi::Value SetGrad(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "set_grad", inputs, {
+  GUARD(info.Env(), "set_grad", DescribeArgs(info), {
     const auto& t = UnwrapTensor(info[0], "set_grad");
-    inputs.push_back(Describe(t));
     if (info[1].IsUndefined() || info[1].IsNull()) {
       t.mutable_grad() = at::Tensor();
     } else {
       const auto& g = UnwrapTensor(info[1], "set_grad");
-      inputs.push_back(Describe(g));
       if (!g.sizes().equals(t.sizes())) throw ArgError("gradient shape must match the tensor's");
       t.mutable_grad() = g;
     }
@@ -52,10 +46,8 @@ Napi::Value SetGrad(const Napi::CallbackInfo& info) {
 
 // setRequiresGrad(handle, flag)
 Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "requires_grad_", inputs, {
+  GUARD(info.Env(), "requires_grad_", DescribeArgs(info), {
     const auto& t = UnwrapTensor(info[0], "requires_grad_");
-    inputs.push_back(Describe(t));
     t.set_requires_grad(info[1].ToBoolean().Value());
   })
   return info.Env().Undefined();
@@ -84,12 +76,9 @@ namespace odc {
 // setData(handle, source): swaps the tensor's data for `source`'s (PyTorch's `param.data = x`), keeping
 // the handle, its autograd identity and every JS reference valid (moving a module to a device).
 Napi::Value SetData(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "set_data", inputs, {
+  GUARD(info.Env(), "set_data", DescribeArgs(info), {
     const auto& t = UnwrapTensor(info[0], "set_data");
     const auto& src = UnwrapTensor(info[1], "set_data");
-    inputs.push_back(Describe(t));
-    inputs.push_back(Describe(src));
     at::Tensor dst = t;
     dst.set_data(src);
   })

@@ -42,10 +42,28 @@ int64_t ToInt(const OpEntry& op, const c10::Argument& arg, const Napi::Value& v)
 }
 
 c10::IValue ToIValue(const OpEntry& op, const c10::Argument& arg, const c10::TypePtr& type,
-                     const Napi::Value& v, std::vector<std::string>& inputs);
+                     const Napi::Value& v);
 
-c10::IValue ToList(const OpEntry& op, const c10::Argument& arg, const c10::ListType& list, const Napi::Value& v,
-                   std::vector<std::string>& inputs) {
+// The enum type (ScalarType, Layout, MemoryFormat) behind an int argument, optional or not; null otherwise.
+c10::TypePtr EnumType(const c10::Argument& arg) {
+  c10::TypePtr real = arg.real_type();
+  if (real->kind() == c10::TypeKind::OptionalType) real = real->expectRef<c10::OptionalType>().getElementType();
+  switch (real->kind()) {
+    case c10::TypeKind::ScalarTypeType:
+    case c10::TypeKind::LayoutType:
+    case c10::TypeKind::MemoryFormatType:
+      return real;
+    default:
+      return nullptr;
+  }
+}
+
+int64_t InRange(const OpEntry& op, const c10::Argument& arg, int64_t x, int64_t limit, const char* what) {
+  if (x < 0 || x >= limit) BadArg(op, arg, std::string(what) + " in [0, " + std::to_string(limit) + "), got " + std::to_string(x));
+  return x;
+}
+
+c10::IValue ToList(const OpEntry& op, const c10::Argument& arg, const c10::ListType& list, const Napi::Value& v) {
   const auto& elem = list.getElementType();
   auto kind = elem->kind();
   if (kind == c10::TypeKind::IntType || kind == c10::TypeKind::SymIntType) {
@@ -68,7 +86,6 @@ c10::IValue ToList(const OpEntry& op, const c10::Argument& arg, const c10::ListT
     out.reserve(a.Length());
     for (uint32_t i = 0; i < a.Length(); i++) {
       const auto& t = UnwrapTensor(a.Get(i), arg.name().c_str());
-      inputs.push_back(Describe(t));
       out.push_back(t);
     }
     return out;
@@ -81,7 +98,6 @@ c10::IValue ToList(const OpEntry& op, const c10::Argument& arg, const c10::ListT
         out.push_back(c10::nullopt);
       } else {
         const auto& t = UnwrapTensor(e, arg.name().c_str());
-        inputs.push_back(Describe(t));
         out.push_back(t);
       }
     }
@@ -99,29 +115,34 @@ c10::IValue ToList(const OpEntry& op, const c10::Argument& arg, const c10::ListT
   }
   if (kind == c10::TypeKind::NumberType) {
     std::vector<at::Scalar> out;
-    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(ToIValue(op, arg, elem, a.Get(i), inputs).toScalar());
+    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(ToIValue(op, arg, elem, a.Get(i)).toScalar());
     return c10::IValue(out);
   }
   BadArg(op, arg, "a list of " + elem->str() + " (unsupported from JavaScript)");
 }
 
 c10::IValue ToIValue(const OpEntry& op, const c10::Argument& arg, const c10::TypePtr& type,
-                     const Napi::Value& v, std::vector<std::string>& inputs) {
+                     const Napi::Value& v) {
   switch (type->kind()) {
     case c10::TypeKind::OptionalType:
       if (v.IsUndefined() || v.IsNull()) return c10::IValue();
-      return ToIValue(op, arg, type->expectRef<c10::OptionalType>().getElementType(), v, inputs);
+      return ToIValue(op, arg, type->expectRef<c10::OptionalType>().getElementType(), v);
     case c10::TypeKind::TensorType: {
       const auto& t = UnwrapTensor(v, arg.name().c_str());
-      inputs.push_back(Describe(t));
       return t;
     }
     case c10::TypeKind::IntType:
     case c10::TypeKind::SymIntType:
-    case c10::TypeKind::ScalarTypeType:
-    case c10::TypeKind::LayoutType:
-    case c10::TypeKind::MemoryFormatType:
+      // `ScalarType dtype` and friends are ints in the schema's type, enums in its real type.
+      if (auto real = EnumType(arg)) return ToIValue(op, arg, real, v);
       return ToInt(op, arg, v);
+    // Enums travel as integers: one out of range would be cast blindly by the kernels.
+    case c10::TypeKind::ScalarTypeType:
+      return InRange(op, arg, ToInt(op, arg, v), static_cast<int64_t>(c10::ScalarType::NumOptions), "a dtype code");
+    case c10::TypeKind::LayoutType:
+      return InRange(op, arg, ToInt(op, arg, v), static_cast<int64_t>(c10::Layout::NumOptions), "a layout code");
+    case c10::TypeKind::MemoryFormatType:
+      return InRange(op, arg, ToInt(op, arg, v), static_cast<int64_t>(c10::MemoryFormat::NumOptions), "a memory-format code");
     case c10::TypeKind::FloatType:
       if (!v.IsNumber()) BadArg(op, arg, "a number");
       return v.As<Napi::Number>().DoubleValue();
@@ -146,7 +167,7 @@ c10::IValue ToIValue(const OpEntry& op, const c10::Argument& arg, const c10::Typ
     case c10::TypeKind::GeneratorType:
       return UnwrapGenerator(v, arg.name().c_str());
     case c10::TypeKind::ListType:
-      return ToList(op, arg, type->expectRef<c10::ListType>(), v, inputs);
+      return ToList(op, arg, type->expectRef<c10::ListType>(), v);
     default:
       BadArg(op, arg, type->str() + " (unsupported from JavaScript)");
   }
@@ -195,8 +216,7 @@ OpEntry& EntryOf(const Napi::Value& v) {
 
 // Runs the operator; leaves the results on `stack`.
 void RunOp(const Napi::CallbackInfo& info, OpEntry& op, torch::jit::Stack& stack) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), op.label, inputs, {
+  GUARD(info.Env(), op.label, DescribeArgs(info), {
     const auto& schema = op.handle.schema();
     const auto& args = schema.arguments();
     Napi::Array given = info[1].IsArray() ? info[1].As<Napi::Array>() : Napi::Array::New(info.Env());
@@ -217,7 +237,7 @@ void RunOp(const Napi::CallbackInfo& info, OpEntry& op, torch::jit::Stack& stack
           throw ArgError(op.label + ": missing argument '" + arg.name() + "'");
         }
       }
-      stack.push_back(ToIValue(op, arg, arg.type(), v, inputs));
+      stack.push_back(ToIValue(op, arg, arg.type(), v));
     }
     op.handle.callBoxed(&stack);
   })
@@ -245,11 +265,14 @@ Napi::Value CallOp(const Napi::CallbackInfo& info) {
   torch::jit::Stack stack;
   RunOp(info, op, stack);
   Napi::Env env = info.Env();
-  if (stack.empty()) return env.Undefined();
-  if (stack.size() == 1) return FromIValue(env, stack[0]);
-  auto out = Napi::Array::New(env, stack.size());
-  for (size_t i = 0; i < stack.size(); i++) out.Set(static_cast<uint32_t>(i), FromIValue(env, stack[i]));
-  return out;
+  GUARD(env, op.label, DescribeArgs(info), {
+    if (stack.empty()) return env.Undefined();
+    if (stack.size() == 1) return FromIValue(env, stack[0]);
+    auto out = Napi::Array::New(env, stack.size());
+    for (size_t i = 0; i < stack.size(); i++) out.Set(static_cast<uint32_t>(i), FromIValue(env, stack[i]));
+    return out;
+  })
+  return env.Undefined();
 }
 
 // callOpInPlace(id, args[]): for ops that return their mutated input; no new handle is made.

@@ -118,4 +118,32 @@ std::string Describe(const at::Tensor& t) {
   return os.str();
 }
 
+namespace {
+void DescribeInto(const Napi::Value& v, std::vector<std::string>& out) {
+  if (auto* box = TensorBoxOf(v)) out.push_back(box->t.defined() ? Describe(box->t) : "disposed tensor");
+}
+}  // namespace
+
+std::vector<std::string> DescribeArgs(const Napi::CallbackInfo& info) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < info.Length(); i++) {
+    Napi::Value v = info[i];
+    if (v.IsArray()) {
+      auto a = v.As<Napi::Array>();
+      for (uint32_t j = 0; j < a.Length(); j++) {
+        Napi::Value e = a.Get(j);
+        if (e.IsArray()) {
+          auto inner = e.As<Napi::Array>();
+          for (uint32_t k = 0; k < inner.Length(); k++) DescribeInto(inner.Get(k), out);
+        } else {
+          DescribeInto(e, out);
+        }
+      }
+    } else {
+      DescribeInto(v, out);
+    }
+  }
+  return out;
+}
+
 }  // namespace odc

@@ -34,7 +34,7 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info);
 Napi::Value LiveTensors(const Napi::CallbackInfo& info);
 Napi::Value ReportedBytesJs(const Napi::CallbackInfo& info);
 Napi::Value BuildInfo(const Napi::CallbackInfo& info);
-Napi::Value AllocatorTuned(const Napi::CallbackInfo& info);
+Napi::Value TuneAllocatorJs(const Napi::CallbackInfo& info);
 bool TuneAllocator();
 Napi::Value SetErrorClassJs(const Napi::CallbackInfo& info);
 }  // namespace odc

@@ -20,8 +20,7 @@
 namespace odc {
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "set_num_threads", inputs, {
+  GUARD(info.Env(), "set_num_threads", DescribeArgs(info), {
     int n = info[0].As<Napi::Number>().Int32Value();
     if (n < 1) throw ArgError("set_num_threads: expected a positive integer, got " + std::to_string(n));
     at::set_num_threads(n);
@@ -35,8 +34,7 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
 
 // Accepted once, before any inter-op parallel work; later calls raise a TorchError.
 Napi::Value SetNumInteropThreads(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "set_num_interop_threads", inputs, {
+  GUARD(info.Env(), "set_num_interop_threads", DescribeArgs(info), {
     at::set_num_interop_threads(info[0].As<Napi::Number>().Int32Value());
   })
   return info.Env().Undefined();
@@ -60,8 +58,7 @@ static at::Generator CudaDefaultGenerator(int index) {
 
 // manualSeed(seed): seeds the default CPU generator and every CUDA device's (dropout, default rand*).
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "manual_seed", inputs, {
+  GUARD(info.Env(), "manual_seed", DescribeArgs(info), {
     uint64_t seed = SeedOf(info[0]);
     {
       auto gen = at::detail::getDefaultCPUGenerator();
@@ -82,8 +79,7 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 
 // newGenerator(seed, device?): an independent generator; CPU unless a CUDA device is named.
 Napi::Value NewGenerator(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "generator", inputs, {
+  GUARD(info.Env(), "generator", DescribeArgs(info), {
     uint64_t seed = SeedOf(info[0]);
     std::string device = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "cpu";
     c10::Device dev(device);
@@ -103,8 +99,7 @@ Napi::Value NewGenerator(const Napi::CallbackInfo& info) {
 
 // defaultGenerator(device?): the generator used by ops given none (dropout, for one).
 Napi::Value DefaultGenerator(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "default_generator", inputs, {
+  GUARD(info.Env(), "default_generator", DescribeArgs(info), {
     std::string device = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
     return WrapGenerator(info.Env(), at::globalContext().defaultGenerator(c10::Device(device)));
   })
@@ -113,8 +108,7 @@ Napi::Value DefaultGenerator(const Napi::CallbackInfo& info) {
 
 // generatorState(gen): a uint8 tensor snapshot; setGeneratorState(gen, tensor) restores it exactly.
 Napi::Value GeneratorState(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "generator_state", inputs, {
+  GUARD(info.Env(), "generator_state", DescribeArgs(info), {
     auto gen = UnwrapGenerator(info[0], "generator_state");
     std::lock_guard<std::mutex> lock(gen.mutex());
     return WrapTensor(info.Env(), gen.get_state());
@@ -123,11 +117,9 @@ Napi::Value GeneratorState(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetGeneratorState(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "set_generator_state", inputs, {
+  GUARD(info.Env(), "set_generator_state", DescribeArgs(info), {
     auto gen = UnwrapGenerator(info[0], "set_generator_state");
     const auto& state = UnwrapTensor(info[1], "set_generator_state");
-    inputs.push_back(Describe(state));
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(state);
   })
@@ -135,8 +127,7 @@ Napi::Value SetGeneratorState(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value GeneratorSeed(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "generator_seed", inputs, {
+  GUARD(info.Env(), "generator_seed", DescribeArgs(info), {
     auto gen = UnwrapGenerator(info[0], "generator_seed");
     return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(gen.current_seed()));
   })
@@ -147,7 +138,8 @@ Napi::Value GeneratorSeed(const Napi::CallbackInfo& info) {
 // maps every block over 32 MiB anew and unmaps it on free, so each training step page-faults
 // gigabytes of activations and gradients (measured: ~20 % of a ResNet-18 step on 2 cores). The
 // heap is not trimmed either, so the resident size settles at the peak and stays flat.
-// ODC_MALLOC=default keeps glibc's behaviour.
+// Process-wide, so applied only on request (the CLI, or configureProcess() in a library user's
+// program), once; ODC_MALLOC=default keeps glibc's behaviour. Returns whether it is in effect.
 bool TuneAllocator() {
   const char* mode = std::getenv("ODC_MALLOC");
   if (mode != nullptr && std::strcmp(mode, "default") == 0) return false;
@@ -156,7 +148,7 @@ bool TuneAllocator() {
   return true;
 }
 
-Napi::Value AllocatorTuned(const Napi::CallbackInfo& info) {
+Napi::Value TuneAllocatorJs(const Napi::CallbackInfo& info) {
   static const bool tuned = TuneAllocator();
   return Napi::Boolean::New(info.Env(), tuned);
 }
@@ -214,10 +206,10 @@ void ThrowTorchError(Napi::Env env, const std::string& op, const std::string& me
   for (size_t i = 0; i < inputs.size(); i++) list.Set(static_cast<uint32_t>(i), Napi::String::New(env, inputs[i]));
   auto* data = GetAddonData(env);
   if (data->error_class.IsEmpty()) {
-    throw Napi::Error::New(env, op + ": " + message);
+    throw TorchJsError(env, Napi::Error::New(env, op + ": " + message).Value());
   }
   Napi::Object err = data->error_class.New({Napi::String::New(env, op), Napi::String::New(env, message), list});
-  throw Napi::Error(env, err);
+  throw TorchJsError(env, err);
 }
 
 }  // namespace odc

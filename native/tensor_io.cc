@@ -9,11 +9,12 @@ namespace odc {
 
 // fromBuffer(typedArray, dtype: number, shape: number[]): a new CPU tensor holding a copy of the bytes.
 Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "from_buffer", inputs, {
+  GUARD(info.Env(), "from_buffer", DescribeArgs(info), {
     if (!info[0].IsTypedArray()) throw ArgError("from_buffer: expected a TypedArray");
     auto ta = info[0].As<Napi::TypedArray>();
-    auto dtype = static_cast<at::ScalarType>(info[1].As<Napi::Number>().Int32Value());
+    int code = info[1].As<Napi::Number>().Int32Value();
+    if (code < 0 || code >= static_cast<int>(at::ScalarType::NumOptions)) throw ArgError("from_buffer: unknown dtype code " + std::to_string(code));
+    auto dtype = static_cast<at::ScalarType>(code);
     auto dims = info[2].As<Napi::Array>();
     std::vector<int64_t> shape;
     for (uint32_t i = 0; i < dims.Length(); i++) shape.push_back(dims.Get(i).As<Napi::Number>().Int64Value());
@@ -32,10 +33,8 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
 
 // toBuffer(handle): an ArrayBuffer with a contiguous CPU copy of the elements.
 Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
-  std::vector<std::string> inputs;
-  GUARD(info.Env(), "to_buffer", inputs, {
+  GUARD(info.Env(), "to_buffer", DescribeArgs(info), {
     const auto& src = UnwrapTensor(info[0], "to_buffer");
-    inputs.push_back(Describe(src));
     auto t = src.detach().to(at::kCPU).contiguous();
     size_t n = t.numel() * t.element_size();
     auto buf = Napi::ArrayBuffer::New(info.Env(), n);
@@ -48,8 +47,7 @@ Napi::Value ToBuffer(const Napi::CallbackInfo& info) {
 // meta(handle): [shape, dtype, device, requiresGrad] (read once per JS tensor and cached there).
 Napi::Value Meta(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::vector<std::string> inputs;
-  GUARD(env, "meta", inputs, {
+  GUARD(env, "meta", DescribeArgs(info), {
     const auto& t = UnwrapTensor(info[0], "meta");
     auto sizes = t.sizes();
     auto shape = Napi::Array::New(env, sizes.size());
@@ -67,8 +65,7 @@ Napi::Value Meta(const Napi::CallbackInfo& info) {
 // strides(handle), isContiguous(handle, memoryFormat)
 Napi::Value Strides(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::vector<std::string> inputs;
-  GUARD(env, "strides", inputs, {
+  GUARD(env, "strides", DescribeArgs(info), {
     const auto& t = UnwrapTensor(info[0], "strides");
     auto st = t.strides();
     auto out = Napi::Array::New(env, st.size());

@@ -1,24 +1,81 @@
-// Builds the native addon with node-gyp (run by `npm ci` / `npm install` through the "install" script).
-// Passes --nodedir when Node's own headers are installed next to the running binary, so node-gyp
-// never tries to download them.
+// Builds the native addon with node-gyp: the package's "install" script (`npm ci`, `npm install`,
+// `npx odc` in a checkout) and scripts/setup.sh run it.
+//
+// - Does nothing when build/Release/odc_torch.node was built from the same sources (a stamp of the
+//   native sources, the build scripts, node-addon-api, LIBTORCH and Node's version sits beside it),
+//   so installing or linking the package never recompiles for nothing. ODC_REBUILD=1 forces a build.
+// - Builds in a scratch folder and moves the result into place with one rename, so an interrupted
+//   build leaves the previous addon working and a running process keeps the file it loaded.
+// - Passes --nodedir when Node's own headers are installed next to the running binary, so node-gyp
+//   never tries to download them.
 const { spawnSync } = require('node:child_process');
-const path = require('node:path');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
+const path = require('node:path');
 
-const args = ['rebuild', `--jobs=${process.env.JOBS || 'max'}`];
-const prefix = path.resolve(process.execPath, '..', '..');
-if (!process.env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include/node/node_api.h'))) {
-  args.push(`--nodedir=${prefix}`);
+const root = path.resolve(__dirname, '..');
+const target = path.join(root, 'build', 'Release', 'odc_torch.node');
+const stampPath = `${target}.stamp`;
+const INPUTS = ['binding.gyp', 'scripts/torch-config.cjs', 'scripts/build-addon.cjs'];
+
+/** A digest of everything the compiled addon depends on. */
+function sourceStamp() {
+  const h = crypto.createHash('sha256');
+  const files = [...INPUTS, ...fs.readdirSync(path.join(root, 'native')).sort().map((f) => `native/${f}`)];
+  for (const f of files) h.update(f).update(fs.readFileSync(path.join(root, f)));
+  let addonApi = 'none';
+  try {
+    addonApi = require(require.resolve('node-addon-api/package.json', { paths: [root] })).version;
+  } catch {}
+  h.update(`node-addon-api ${addonApi}\nLIBTORCH ${process.env.LIBTORCH || 'debian'}\nnode ${process.version}\n`);
+  return h.digest('hex');
 }
-let gyp;
-try {
-  gyp = require.resolve('node-gyp/bin/node-gyp.js');
-} catch {
-  gyp = process.env.npm_config_node_gyp;
+
+/** Whether the addon on disk was built from the current sources. */
+function upToDate(stamp) {
+  try {
+    return fs.existsSync(target) && fs.readFileSync(stampPath, 'utf8').trim() === stamp;
+  } catch {
+    return false;
+  }
 }
-if (!gyp) {
-  console.error('node-gyp not found: run `npm ci` so the pinned node-gyp is installed');
-  process.exit(1);
+
+function main() {
+  const stamp = sourceStamp();
+  if (process.env.ODC_REBUILD !== '1' && upToDate(stamp)) return 0;
+
+  let gyp;
+  try {
+    gyp = require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] });
+  } catch {
+    gyp = process.env.npm_config_node_gyp;
+  }
+  if (!gyp) {
+    console.error('odc: node-gyp not found: run `npm ci` so the pinned node-gyp is installed');
+    return 1;
+  }
+  const args = ['rebuild', `--jobs=${process.env.JOBS || 'max'}`];
+  const prefix = path.resolve(process.execPath, '..', '..');
+  if (!process.env.npm_config_nodedir && fs.existsSync(path.join(prefix, 'include/node/node_api.h'))) {
+    args.push(`--nodedir=${prefix}`);
+  }
+
+  // A scratch copy of the build inputs inside the package, so `require('node-addon-api')` in
+  // binding.gyp resolves through the package's node_modules.
+  const scratch = fs.mkdtempSync(path.join(root, '.addon-build-'));
+  try {
+    for (const f of [...INPUTS, 'native']) fs.cpSync(path.join(root, f), path.join(scratch, f), { recursive: true });
+    console.error('odc: building the native addon (node-gyp)');
+    const run = spawnSync(process.execPath, [gyp, ...args], { cwd: scratch, stdio: 'inherit' });
+    if (run.status !== 0) return run.status ?? 1;
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.renameSync(path.join(scratch, 'build', 'Release', 'odc_torch.node'), target);
+    fs.writeFileSync(`${stampPath}.tmp`, `${stamp}\n`);
+    fs.renameSync(`${stampPath}.tmp`, stampPath);
+    return 0;
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
 }
-const run = spawnSync(process.execPath, [gyp, ...args], { stdio: 'inherit' });
-process.exit(run.status ?? 1);
+
+process.exitCode = main();

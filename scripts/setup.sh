@@ -21,11 +21,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# Rebuild only when something the build depends on changed.
+# `npm ci` only when the lockfile (or Node) changed since the last one; the addon build it runs
+# (scripts/build-addon.cjs, the package's install script) itself skips when the addon on disk was
+# built from the same sources, and it is run here too for a change of the native sources alone.
 stamp_file=node_modules/.odc-setup-stamp
-stamp=$( (cat package-lock.json binding.gyp native/* scripts/torch-config.cjs scripts/build-addon.cjs; echo "${LIBTORCH:-debian}"; node --version) | sha256sum | cut -d' ' -f1)
-if [ ! -f build/Release/odc_torch.node ] || [ ! -f "$stamp_file" ] || [ "$(cat "$stamp_file")" != "$stamp" ]; then
-  echo "setup: npm ci (builds the native addon)"
+stamp=$( (cat package-lock.json; node --version) | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp_file" ] || [ "$(cat "$stamp_file")" != "$stamp" ]; then
+  echo "setup: npm ci"
   npm ci --no-audit --no-fund
   echo "$stamp" > "$stamp_file"
 fi
+node scripts/build-addon.cjs
+# dist/ (what `npx odc` and the installed package run) is compiled again only when src/ changed.
+node scripts/build-dist.cjs

@@ -4,6 +4,8 @@
 // Training, clustering, data
 export * from './cluster/kmeans.ts';
 export * from './cluster/odc_memory.ts';
+export { type TwoMeansOptions, twoMeans } from './cluster/two_means.ts';
+export { type AugmentConfig, augmentBatch, extractBatch, presetFor } from './data/augment.ts';
 export { loadDataset } from './data/spec.ts';
 export type { ImageStore } from './data/store.ts';
 export { longTail, randomSubset } from './data/store.ts';
@@ -18,18 +20,19 @@ export { svmProtocol } from './eval/svm_protocol.ts';
 export * from './io/safetensors.ts';
 export * from './models/alexnet.ts';
 export * from './models/backbone.ts';
+export { ARCHS, type Arch, buildBackbone, ClusterModel, type ClusterModelOptions } from './models/cluster_model.ts';
+export { ClsHead, OdcNeck, type OdcNeckOptions } from './models/odc_neck.ts';
 export * from './models/resnet.ts';
+export { Sobel } from './models/sobel.ts';
 export * as F from './nn/functional.ts';
 export * as init from './nn/init.ts';
 export * from './nn/layers.ts';
 export * from './nn/module.ts';
 export * from './optim/schedules.ts';
 export * from './optim/sgd.ts';
-// Seeing a run
-export { type ReportOptions, writeReport } from './report/report.ts';
+// TensorBoard event files (training writes them); the HTML report and the cluster browser are `odc/report`
 export * from './report/tfevents.ts';
 export * from './runtime.ts';
-export { type ServeOptions, startServer } from './serve/server.ts';
 export { opSchema } from './tensor/aten.ts';
 export * from './tensor/creation.ts';
 export type { Device, DType } from './tensor/dtype.ts';
@@ -37,5 +40,8 @@ export * from './tensor/errors.ts';
 export * from './tensor/random.ts';
 export * from './tensor/scope.ts';
 export * from './tensor/tensor.ts';
+export type { AlgorithmContext, ClusterAlgorithm, StepResult } from './train/algorithm.ts';
 export { resolveConfig, type TrainConfig, type TrainConfigInput } from './train/config.ts';
+export { DeepClusterAlgorithm } from './train/deepcluster.ts';
+export { OdcAlgorithm } from './train/odc.ts';
 export { loadTrainingData, type TrainOptions, type TrainResult, train } from './train/trainer.ts';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CheckedAssigner, nearestFloat32 } from '../src/cluster/checked_assign.ts';
 import { OdcMemory } from '../src/cluster/odc_memory.ts';
-import { Generator, randint, randn, type Tensor, tensor, tidy, zeros } from '../src/index.ts';
+import { Generator, randint, randn, randperm, type Tensor, tensor, tidy, zeros } from '../src/index.ts';
 
 const unit = (t: Tensor) => t.div(t.norm(2, 1, true));
 
@@ -19,11 +19,25 @@ function meansOfRandom(g: Generator, K: number, D: number, perCluster: number): 
   });
 }
 
-/** Rows whose chosen centroid scores (in float64) more than `tol` below the best. */
-function wrongRows(x: Tensor, c: Tensor, chosen: Tensor, rule: 'dot' | 'euclidean', tol = 1e-6): number {
+/**
+ * Rows whose chosen centroid scores (in float64) more than the float32 bound below the best: what
+ * the assigner guarantees. A float32 score of D products is within D·2^-24·‖x‖·‖c‖ of the exact one
+ * (plus the rounding of −‖c‖²/2 for the euclidean rule); two such errors separate the exact best
+ * from any centroid a float32 argmax may pick instead. Which of two (nearly) equal centroids wins
+ * depends on the BLAS kernel's summation order, so no test compares indices bit for bit.
+ */
+function wrongRows(x: Tensor, c: Tensor, chosen: Tensor, rule: 'dot' | 'euclidean'): number {
   return tidy(() => {
-    let s = x.double().mm(c.double().t());
-    if (rule === 'euclidean') s = s.sub(c.double().square().sum(1).mul(0.5).unsqueeze(0));
+    const xd = x.double();
+    const cd = c.double();
+    let s = xd.mm(cd.t());
+    const cNorm = cd.norm(2, 1).max().item();
+    const D = x.size(1);
+    let tol = xd.norm(2, 1).mul(2 * (D + 2) * 2 ** -24 * cNorm);
+    if (rule === 'euclidean') {
+      s = s.sub(cd.square().sum(1).mul(0.5).unsqueeze(0));
+      tol = tol.add(2 * 2 ** -24 * cNorm * cNorm);
+    }
     return s.max(1)[0].sub(s.gather(1, chosen.unsqueeze(1)).squeeze(1)).gt(tol).sum().item();
   });
 }
@@ -67,7 +81,8 @@ describe('CheckedAssigner', () => {
       a.setCentroids(c);
       const got = a.nearest(x);
       assert.equal(wrongRows(x, c, got, rule), 0);
-      assert.deepEqual(got.toArray(), nearestFloat32(x, c, rule).toArray());
+      // The float32 product meets the same bound (the bound is not too tight for any kernel).
+      assert.equal(wrongRows(x, c, nearestFloat32(x, c, rule), rule), 0);
       a.dispose();
     }
   }));
@@ -79,9 +94,11 @@ describe('CheckedAssigner', () => {
     const x = randn([64, 16], { generator: g });
     const a = new CheckedAssigner('dot');
     a.setCentroids(c);
-    const got = a.nearest(x).toArray();
-    assert.ok(got.every((k) => k < 40), `${got}`);
-    assert.deepEqual(got, nearestFloat32(x, c, 'dot').toArray());
+    const got = a.nearest(x);
+    // Copies are re-scored by the same float32 sum, so the lowest index of the best wins; the
+    // float32 product's own argmax may pick any copy (AVX2 sgemm tiles round copies differently).
+    assert.ok(got.toArray().every((k) => k < 40), `${got.toArray()}`);
+    assert.equal(wrongRows(x, base, got, 'dot'), 0);
     a.dispose();
   }));
 
@@ -90,12 +107,16 @@ describe('CheckedAssigner', () => {
     const x = unit(randn([10, 8], { generator: new Generator(1) }));
     const a = new CheckedAssigner('dot');
     a.setCentroids(c);
-    assert.deepEqual(a.nearest(x).toArray(), new Array(10).fill(0));
+    const got = a.nearest(x);
     assert.equal(a.stats().fallback, 1);
+    assert.equal(a.stats().checked, 0);
+    // Every centroid is a best one; the float32 product picks one of them per row.
+    assert.ok(got.toArray().every((k) => Number.isInteger(k) && k >= 0 && k < 3000), `${got.toArray()}`);
+    assert.equal(wrongRows(x, c, got, 'dot'), 0);
     a.dispose();
   }));
 
-  it('OdcMemory re-assigns the same labels with checked and float32 scoring, and its statistics stay exact', () => tidy(() => {
+  it('OdcMemory re-assigns to a best centroid with checked and float32 scoring, and its statistics stay exact', () => tidy(() => {
     const g = new Generator(11);
     const N = 20000;
     const K = 1024;
@@ -110,16 +131,25 @@ describe('CheckedAssigner', () => {
     const b = mk('float32');
     assert.equal(a.scoring, 'checked');
     assert.equal(b.scoring, 'float32');
+    let agree = 0;
     for (let it = 1; it <= 30; it++) {
-      const index = randint(0, N, [256], { generator: g });
-      const f = randn([256, 32], { generator: g }).abs();
-      assert.equal(a.updateSamples(index, f), b.updateSamples(index, f));
+      const index = randperm(N, { generator: g }).narrow(0, 0, 256);
+      const f = randn([index.numel, 32], { generator: g }).abs();
+      const centroids = a.centroids.clone();
+      a.updateSamples(index, f);
+      b.updateSamples(index, f);
+      // Every re-assigned label is a best centroid within float32 rounding, whichever scoring chose it.
+      for (const m of [a, b]) assert.equal(wrongRows(m.features.indexSelect(0, index), centroids, m.labels.indexSelect(0, index), m.assign), 0);
+      agree += a.labels.indexSelect(0, index).eq(b.labels.indexSelect(0, index)).sum().item();
       if (it % 10 === 0) {
         a.updateCentroids();
         b.updateCentroids();
       }
     }
-    assert.deepEqual(a.labels.toArray(), b.labels.toArray());
+    // The two scorings differ only on near-ties (and what those change later on).
+    const total = a.labels.eq(b.labels).sum().item();
+    assert.ok(total >= 0.99 * N, `labels agree on ${total}/${N}`);
+    assert.ok(agree > 0, 'batches were re-assigned');
     assert.equal(a.verify().countError, 0);
     assert.ok(a.verify().sumError < 1e-12);
     a.dispose();

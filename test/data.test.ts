@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { loadCifarDir } from '../src/data/cifar.ts';
-import { loadFolder } from '../src/data/folder.ts';
+import { checkDecodedSize, loadFolder, MAX_PIXEL_BYTES } from '../src/data/folder.ts';
 import { loadIdxDir } from '../src/data/idx.ts';
 import { FASHION_MNIST_DIR, loadDataset } from '../src/data/spec.ts';
 import { longTail, randomSubset } from '../src/data/store.ts';
@@ -82,6 +82,32 @@ describe('datasets', () => {
     assert.ok(s.pixels[16 * 16 * 3 + 2 * 256] > 200); // blue plane of the dog
     assert.match(warnings[0], /broken\.png: unreadable image/);
     await assert.rejects(loadFolder(d, { size: 16, onError: 'fail' }), /broken\.png: unreadable image/);
+  });
+
+  it('a folder too big for one typed array fails before decoding, naming the sizes and the way out', async () => {
+    assert.equal(MAX_PIXEL_BYTES, (await import('node:buffer')).constants.MAX_LENGTH);
+    // 1.3 million RGB images at 96 px (ImageNet-sized) need 35.9 GB.
+    assert.throws(
+      () => checkDecodedSize('/data/imagenet', 1_300_000, 3, 96),
+      (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ERR_DATA');
+        assert.match(e.message, /^\/data\/imagenet: 1300000 images decoded at 3x96x96 need 35942400000 bytes \(33\.47 GiB\)/);
+        assert.match(e.message, new RegExp(`more than the ${MAX_PIXEL_BYTES} bytes`));
+        assert.match(e.message, /a smaller --image-size \(33 px at most for 1300000 images\)/);
+        assert.match(e.message, /--subset applies after decoding/);
+        return true;
+      },
+    );
+    assert.ok(1_300_000 * 3 * 33 * 33 <= MAX_PIXEL_BYTES);
+    checkDecodedSize('/data/imagenet', 1_300_000, 3, 33);
+    checkDecodedSize('/data/x', 10, 3, 4, 480);
+    assert.throws(() => checkDecodedSize('/data/x', 10, 3, 4, 479), /480 bytes .* more than the 479 bytes/);
+    // Through the loader with a lowered limit: the file is not even an image, so a decode would fail differently.
+    const d = join(dir, 'big');
+    mkdirSync(d);
+    writeFileSync(join(d, 'a.png'), Buffer.from('not an image'));
+    writeFileSync(join(d, 'b.png'), Buffer.from('not an image'));
+    await assert.rejects(loadFolder(d, { size: 16, maxBytes: 1000, onError: 'fail' }), new RegExp(`^DataError: ${d}: 2 images decoded at 3x16x16 need 1536 bytes`));
   });
 
   it('subsets are seeded; long-tail subsampling spans the requested ratio', async () => {

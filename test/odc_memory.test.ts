@@ -121,6 +121,40 @@ describe('OdcMemory', () => {
     m.dispose();
   }));
 
+  it('a state dict carries the sums, the splits counter and the random split\'s generator; older ones load with defaults', () => tidy(() => {
+    // Cluster 0: eight identical samples, which 2-means cannot split (the released code's fallback, a
+    // random half, is taken); cluster 2: a single sample, small under minCluster 2.
+    const feats = tensor([...Array.from({ length: 8 }, () => [1, 0]), [0, 1], [0.1, 1], [0.2, 1], [-1, 0]]);
+    const labels = ix([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2]);
+    const opts = { length: 12, featDim: 2, numClasses: 3, minCluster: 2 };
+    const a = new OdcMemory(opts);
+    a.init(feats, labels);
+    assert.equal(a.dealWithSmallClusters(), 1);
+    assert.deepEqual(a.counts.toArray(), [4, 4, 4]); // the random half of cluster 0 re-created cluster 2
+    const b = new OdcMemory(opts);
+    assert.deepEqual(b.loadStateDict(a.stateDict()).missingKeys, []);
+    assert.equal(b.splitCount, 1);
+    for (const k of ['labels', 'sums', 'counts', 'centroids'] as const) assert.deepEqual(b[k].toArray(), a[k].toArray(), k);
+    // A checkpoint written before these keys existed: sums recomputed, counter 0, a freshly seeded generator.
+    const state = new Map(a.stateDict());
+    for (const k of ['memory.sums', 'memory.splits', 'memory.split_rng']) state.delete(k);
+    const old = new OdcMemory(opts);
+    assert.deepEqual(old.loadStateDict(state).missingKeys, ['memory.sums', 'memory.splits', 'memory.split_rng']);
+    assert.equal(old.splitCount, 0);
+    assert.ok(old.verify().sumError < 1e-12);
+    // The same situation again: the restored memory draws the same random half as the original, the
+    // one without the generator state draws the first split's half again.
+    for (const m of [a, b, old]) {
+      m.init(feats, labels);
+      m.dealWithSmallClusters();
+    }
+    assert.equal(a.splitCount, 2);
+    assert.equal(b.splitCount, 2);
+    assert.deepEqual(b.labels.toArray(), a.labels.toArray());
+    assert.notDeepEqual(old.labels.toArray(), a.labels.toArray());
+    for (const m of [a, b, old]) m.dispose();
+  }));
+
   it('refuses impossible sizes with the largest valid cluster count', () => {
     assert.throws(() => checkCapacity(1300, 10000, 20), (e: unknown) => e instanceof ConfigError && /use at most 65 clusters/.test(e.message));
     assert.doesNotThrow(() => checkCapacity(1300, 65, 20));

@@ -11,6 +11,7 @@ export interface EvalFlags {
   checkpoint?: string;
   baseline?: 'random' | 'pixels';
   dataset?: string;
+  imageSize?: number;
   protocol?: string;
   arch?: Arch;
   width?: number;
@@ -98,7 +99,7 @@ export async function runEval(f: EvalFlags): Promise<void> {
   const progress = progressReporter();
   try {
     const result = await evaluate({
-      checkpoint: f.checkpoint, baseline: f.baseline, dataset: f.dataset, protocols: parseProtocols(f.protocol),
+      checkpoint: f.checkpoint, baseline: f.baseline, dataset: f.dataset, imageSize: f.imageSize, protocols: parseProtocols(f.protocol),
       arch: { arch: f.arch, width: f.width, stem: f.stem, sobel: f.sobel },
       linearTaps: taps as Tap[] | undefined,
       linear: { epochs: f.linearEpochs, lr: f.linearLr },

@@ -16,7 +16,12 @@ const num = (name: string) => (v: string) => {
 
 const program = new Command('odc')
   .description('Online Deep Clustering (ODC) and DeepCluster: unsupervised representation learning and image clustering')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .hook('preAction', async () => {
+    // The command's process settings (threads, allocator); the library leaves them to its caller.
+    const { configureProcess } = await import('../runtime.ts');
+    configureProcess();
+  });
 
 program
   .command('train')
@@ -65,11 +70,12 @@ program
   .option('--checkpoint <path>', 'a checkpoint of `odc train` (latest.safetensors or model.safetensors) or a backbone state dict')
   .addOption(new Option('--baseline <kind>', 'evaluate a random network or raw pixels instead of a checkpoint').choices(['random', 'pixels'] as const))
   .option('--dataset <spec>', "labelled data: fashion-mnist, mnist, idx:DIR, cifar:DIR or folder:DIR (default: the checkpoint's run dataset, else fashion-mnist); train split for fitting, test split for scoring")
+  .option('--image-size <px>', "folder datasets: resize images to this side (default: the run's --image-size from config.json, else 64)", int('--image-size'))
   .option('--protocol <list>', 'comma-separated: knn, linear, svm, lowshot, cluster, or all (default: knn,cluster, the fast ones)')
-  .addOption(new Option('--arch <arch>', "backbone (default: from the checkpoint's config.json)").choices(['resnet18', 'resnet34', 'resnet50', 'alexnet'] as const))
-  .option('--width <n>', "ResNet width (default: from config.json, else 16)", int('--width'))
-  .addOption(new Option('--stem <stem>', 'stem (default: from config.json, else auto)').choices(['auto', 'cifar', 'imagenet'] as const))
-  .option('--sobel', 'the backbone expects Sobel-filtered input (default: from config.json)')
+  .addOption(new Option('--arch <arch>', "backbone (default: from the checkpoint's config.json, else resnet18)").choices(['resnet18', 'resnet34', 'resnet50', 'alexnet'] as const))
+  .option('--width <n>', 'ResNet width (default: from config.json, else 16)', int('--width'))
+  .addOption(new Option('--stem <stem>', "stem (default: from config.json, else auto; auto: CIFAR stem up to 64 px, judged at the size the run trained at)").choices(['auto', 'cifar', 'imagenet'] as const))
+  .option('--sobel', 'the backbone expects Sobel-filtered input (default: from config.json, else off)')
   .option('--taps <list>', 'linear probe taps (default conv1,conv2,conv3,conv4,conv5,pool)')
   .option('--linear-epochs <n>', 'linear probe epochs (default 10; lr /10 at 60 % and 80 %)', int('--linear-epochs'))
   .option('--linear-lr <lr>', 'linear probe learning rate (default 0.01)', num('--linear-lr'))

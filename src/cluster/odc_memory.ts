@@ -13,8 +13,8 @@
  * recompute.
  */
 
-import { makeRng, type Rng } from '../data/rng.ts';
-import { cat, fullLike, onesLike, where, zeros } from '../tensor/creation.ts';
+import { makeRng, type StatefulRng } from '../data/rng.ts';
+import { cat, fullLike, onesLike, tensor, where, zeros } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -72,9 +72,13 @@ export class OdcMemory {
   readonly counts: Tensor;
   /** [K, D] float64 per-cluster feature sums, always equal to a recompute from the memory. */
   readonly sums: Tensor;
-  #rng: Rng;
+  /** The random split's generator (used when 2-means leaves one side empty); checkpointed. */
+  #rng: StatefulRng;
   #seed: number;
   #splits = 0;
+  /** [1] int64 and [4] int64: the splits counter and #rng's state as tensors, refreshed by stateDict(). */
+  readonly #splitsState: Tensor;
+  readonly #rngState: Tensor;
   /** Present when batches are re-assigned by checked bfloat16 scoring; stale once the centroids change. */
   #checked: CheckedAssigner | undefined;
   #checkedStale = true;
@@ -101,6 +105,8 @@ export class OdcMemory {
     this.centroids = keep(zeros([o.numClasses, o.featDim]));
     this.counts = keep(zeros([o.numClasses], { dtype: 'int64' }));
     this.sums = keep(zeros([o.numClasses, o.featDim], { dtype: 'float64' }));
+    this.#splitsState = keep(zeros([1], { dtype: 'int64' }));
+    this.#rngState = keep(zeros([4], { dtype: 'int64' }));
     const scoring = o.scoring ?? 'auto';
     if (scoring === 'checked' || (scoring === 'auto' && o.numClasses >= 1024 && cpuHasBf16())) this.#checked = new CheckedAssigner(this.assign);
   }
@@ -135,10 +141,10 @@ export class OdcMemory {
     );
   }
 
-  #recomputeStats(): void {
+  #recomputeStats(o: { sums?: boolean } = {}): void {
     tidy(() => {
       this.counts.copy_(this.labels.bincount(this.numClasses));
-      this.sums.zero_().indexAdd_(0, this.labels, this.features.double());
+      if (o.sums ?? true) this.sums.zero_().indexAdd_(0, this.labels, this.features.double());
     });
   }
 
@@ -314,31 +320,58 @@ export class OdcMemory {
     );
   }
 
-  /** Tensors to checkpoint (live; do not dispose). Counts and sums are derived and recomputed on load. */
+  /**
+   * Everything a resumed run needs to continue exactly as an uninterrupted one (live tensors; do not
+   * dispose; valid until the memory changes): features, labels, centroids, the float64 per-cluster
+   * sums (a recompute can round differently from the incremental updates), the splits counter and
+   * the random split's generator state. The counts are exact and recomputed on load.
+   */
   stateDict(): Map<string, Tensor> {
+    tidy(() => {
+      this.#splitsState.copy_(tensor(BigInt64Array.of(BigInt(this.#splits))));
+      this.#rngState.copy_(tensor(BigInt64Array.from(this.#rng.getState(), (v) => BigInt(v))));
+    });
     return new Map([
       ['memory.features', this.features],
       ['memory.labels', this.labels],
       ['memory.centroids', this.centroids],
+      ['memory.sums', this.sums],
+      ['memory.splits', this.#splitsState],
+      ['memory.split_rng', this.#rngState],
     ]);
   }
 
-  loadStateDict(state: Map<string, Tensor>): void {
+  /**
+   * Restores a stateDict(). Features, labels and centroids are required; the other keys (absent
+   * from checkpoints written before they were added) fall back to a recompute of the sums, a splits
+   * counter of 0 and a freshly seeded generator, and are listed in `missingKeys`.
+   */
+  loadStateDict(state: Map<string, Tensor>): { missingKeys: string[] } {
+    const required = new Set(['memory.features', 'memory.labels', 'memory.centroids']);
+    const missingKeys: string[] = [];
     noGrad(() => {
       for (const [k, t] of this.stateDict()) {
         const v = state.get(k);
-        if (v === undefined) throw new ConfigError(`checkpoint lacks '${k}'`);
+        if (v === undefined) {
+          if (required.has(k)) throw new ConfigError(`checkpoint lacks '${k}'`);
+          missingKeys.push(k);
+          continue;
+        }
         const a = t.shape;
         const b = v.shape;
         if (a.length !== b.length || a.some((d, i) => d !== b[i])) throw new ConfigError(`checkpoint '${k}' has shape [${b}], memory expects [${a}]`);
         t.copy_(v);
       }
       this.#checkedStale = true;
-      this.#recomputeStats();
+      this.#recomputeStats({ sums: missingKeys.includes('memory.sums') });
     });
+    this.#splits = missingKeys.includes('memory.splits') ? 0 : this.#splitsState.toArray()[0];
+    this.#rng = makeRng(this.#seed, 0x0dc);
+    if (!missingKeys.includes('memory.split_rng')) this.#rng.setState(this.#rngState.toArray());
+    return { missingKeys };
   }
 
-  /** Splits counter and random state for checkpoints. */
+  /** The splits counter (also `splits`); checkpointed by stateDict(). */
   get splitCount(): number {
     return this.#splits;
   }
@@ -347,7 +380,7 @@ export class OdcMemory {
   }
 
   dispose(): void {
-    for (const t of [this.features, this.labels, this.centroids, this.counts, this.sums]) t.dispose();
+    for (const t of [this.features, this.labels, this.centroids, this.counts, this.sums, this.#splitsState, this.#rngState]) t.dispose();
     this.#checked?.dispose();
   }
 }

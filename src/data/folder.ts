@@ -3,9 +3,9 @@
  * to one size. Labels come from first-level sub-folder names when every image sits in one.
  * Unreadable files are reported by path and skipped, or fail the load (`onError: 'fail'`).
  */
+import { constants } from 'node:buffer';
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
-import sharp from 'sharp';
 import { DataError } from './errors.ts';
 import type { ImageStore } from './store.ts';
 
@@ -33,6 +33,32 @@ export interface FolderOptions {
   /** Called for each skipped file. */
   warn?: (message: string) => void;
   concurrency?: number;
+  /**
+   * Most bytes the decoded images may take (default and upper bound: the longest Uint8Array this
+   * Node can allocate, `buffer.constants.MAX_LENGTH`, 4 GiB on Node 20).
+   */
+  maxBytes?: number;
+}
+
+/** The longest Uint8Array (one byte per pixel value) this Node can allocate. */
+export const MAX_PIXEL_BYTES: number = constants.MAX_LENGTH;
+
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+/**
+ * Throws a DataError, before anything is decoded, when `images` images of `channels`×`size`×`size`
+ * uint8 values would not fit in one pixel store of at most `limit` bytes.
+ */
+export function checkDecodedSize(dir: string, images: number, channels: number, size: number, limit: number = MAX_PIXEL_BYTES): void {
+  const bytes = images * channels * size * size;
+  if (bytes <= limit) return;
+  const fits = Math.floor(Math.sqrt(limit / (images * channels)));
+  const side = fits >= 8 ? `a smaller --image-size (${fits} px at most for ${images} images)` : 'a smaller --image-size';
+  throw new DataError(
+    dir,
+    `${images} images decoded at ${channels}x${size}x${size} need ${bytes} bytes (${gib(bytes)}), more than the ${limit} bytes (${gib(limit)}) ` +
+      `one typed array can hold; use ${side}, or fewer images: --subset applies after decoding, so point --dataset at a folder holding a subset of them`,
+  );
 }
 
 export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<ImageStore> {
@@ -47,6 +73,9 @@ export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<Im
   const channels = o.channels ?? 3;
   const files = listImages(dir);
   if (files.length === 0) throw new DataError(dir, `no image files (${[...EXTENSIONS].join(', ')}) in this folder`);
+  checkDecodedSize(dir, files.length, channels, size, Math.min(o.maxBytes ?? MAX_PIXEL_BYTES, MAX_PIXEL_BYTES));
+  // Loaded here, not at import: libvips is needed only by folder datasets.
+  const { default: sharp } = await import('sharp');
   const decoded: (Uint8Array | undefined)[] = new Array(files.length);
   const plane = size * size;
   let next = 0;

@@ -17,10 +17,9 @@ import { ConfigError } from '../tensor/errors.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
-import { resolveConfig } from '../train/config.ts';
 import { loadTrainingData } from '../train/trainer.ts';
 import { kmeansScores, type PartitionScores, scorePartition } from './cluster_eval.ts';
-import { type ArchSpec, type EvalModel, loadEvalModel, randomEvalModel, resolveArch, runConfigOf } from './eval_model.ts';
+import { type ArchSpec, type EvalModel, type EvalSettings, loadEvalModel, randomEvalModel, resolveEvalSettings, runConfigOf } from './eval_model.ts';
 import { extractTaps, FeatureCache, pixelFeatures, type TapShape, tapShapes } from './features.ts';
 import { type KnnRow, knnClassify } from './knn.ts';
 import { type LinearProbeOptions, linearProbe } from './linear_probe.ts';
@@ -39,9 +38,12 @@ export interface EvalOptions {
   checkpoint?: string;
   /** Features from a randomly initialised backbone or from raw pixels instead of a checkpoint. */
   baseline?: 'random' | 'pixels';
+  /** Architecture; default: the checkpoint's run (config.json), else `odc train`'s defaults. */
   arch?: Partial<ArchSpec>;
   /** Dataset spec; default: the checkpoint's run dataset, else fashion-mnist. */
   dataset?: string;
+  /** Folder datasets: side images are resized to; default: the checkpoint's run's imageSize, else 64. */
+  imageSize?: number;
   protocols?: readonly Protocol[];
   /** Taps of the linear probe (default conv1..conv5 and the pooled feature). */
   linearTaps?: readonly Tap[];
@@ -65,6 +67,8 @@ export interface EvalOptions {
 export interface EvalResult {
   checkpoint: string;
   dataset: string;
+  /** Side of the images the features were extracted at. */
+  imageSize: number;
   features: string;
   created: string;
   protocols: Partial<Record<Protocol, unknown>>;
@@ -81,8 +85,10 @@ interface Splits {
   note?: string;
 }
 
-async function loadSplits(spec: string, seed: number, log: (l: string) => void, sub: { train?: number; test?: number } = {}): Promise<Splits> {
-  let train = await loadDataset(spec, 'train', { warn: log });
+async function loadSplits(settings: EvalSettings, seed: number, log: (l: string) => void, sub: { train?: number; test?: number } = {}): Promise<Splits> {
+  const spec = settings.dataset;
+  const folder = { size: settings.imageSize, onError: settings.onBadImage, warn: log };
+  let train = await loadDataset(spec, 'train', folder);
   let test: ImageStore | undefined;
   let note: string | undefined;
   if (spec.startsWith('folder:')) {
@@ -94,7 +100,7 @@ async function loadSplits(spec: string, seed: number, log: (l: string) => void, 
     train = selectRows(train, order.slice(0, cut).sort(), `${train.source} (80 %)`);
     note = 'folder dataset: seeded 80/20 train/test split';
   } else {
-    test = await loadDataset(spec, 'test', { warn: log });
+    test = await loadDataset(spec, 'test', folder);
   }
   if (sub.train !== undefined) train = randomSubset(train, sub.train, seed);
   if (sub.test !== undefined) test = randomSubset(test, sub.test, seed);
@@ -124,17 +130,25 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const protocols = [...new Set(o.protocols ?? FAST_PROTOCOLS)];
   const seed = o.seed ?? 0;
   if (o.checkpoint === undefined && o.baseline === undefined) throw new ConfigError('odc eval: pass --checkpoint PATH, or --baseline random|pixels');
+  if (o.checkpoint !== undefined && o.baseline !== undefined) throw new ConfigError('pass either --checkpoint or --baseline, not both');
   if (o.checkpoint !== undefined && !existsSync(o.checkpoint)) throw new ConfigError(`--checkpoint ${o.checkpoint}: no such file`);
+  // The run's config.json shapes the model and its input (dataset, image size, architecture);
+  // options override it.
   const runConfig = o.checkpoint !== undefined ? runConfigOf(o.checkpoint) : undefined;
-  const spec = o.dataset ?? (runConfig?.dataset as string | undefined) ?? 'fashion-mnist';
-  const splits = await loadSplits(spec, seed, log, { train: o.trainSubset, test: o.testSubset });
+  const settings = resolveEvalSettings({ arch: o.arch, dataset: o.dataset, imageSize: o.imageSize }, runConfig);
+  const spec = settings.dataset;
+  const splits = await loadSplits(settings, seed, log, { train: o.trainSubset, test: o.testSubset });
   const { train, test, trainY, testY, numClasses } = splits;
   log(`data: ${train.source}: ${train.n} train / ${test.n} test images, ${numClasses} classes${splits.note ? ` (${splits.note})` : ''}`);
 
   const seconds: EvalResult['seconds'] = {};
   const results: EvalResult['protocols'] = {};
   const tables: EvalTable[] = [];
-  const pipeline = presetFor(train.channels, train.height);
+  // Extraction at the evaluation images' size, normalised with the statistics the run trained with
+  // (they follow its channels and image size, as in `odc train`).
+  const trainedSize = settings.trainedSize ?? train.height;
+  const { mean, std } = presetFor(train.channels, trainedSize);
+  const pipeline = { ...presetFor(train.channels, train.height), mean, std };
   const time = async <T>(key: Protocol | 'extract', fn: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
     try {
@@ -145,15 +159,22 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   };
 
   let model: EvalModel | undefined;
-  if (o.baseline === 'random') model = randomEvalModel(resolveArch(o.arch ?? {}), { inChannels: train.channels, height: train.height, seed });
-  else if (o.baseline !== 'pixels') model = loadEvalModel(o.checkpoint as string, { arch: o.arch, inChannels: train.channels, height: train.height });
+  if (o.baseline === 'random') model = randomEvalModel(settings.arch, { inChannels: train.channels, height: train.height, seed });
+  else if (o.baseline !== 'pixels') model = loadEvalModel(o.checkpoint as string, { arch: settings.arch, inChannels: train.channels, height: trainedSize });
   const featuresName = model?.description ?? 'raw pixels';
   const vectors = (dims: number) => `${model ? 'pooled features' : 'pixels'} (${dims} dims)`;
   log(`features: ${featuresName}`);
+  if (model) {
+    const stats = (v: number[]) => v.map((x) => x.toFixed(4)).join(', ');
+    log(`input: ${train.channels}x${train.height}x${train.width}${trainedSize !== train.height ? ` (the run trained at ${trainedSize} px)` : ''}, mean [${stats(mean)}], std [${stats(std)}]`);
+  }
 
   const owned: Tensor[] = [];
   const cache = o.cache !== false && o.checkpoint !== undefined && o.baseline === undefined ? new FeatureCache(join(dirname(resolve(o.checkpoint)), 'features')) : undefined;
-  const modelStamp = o.checkpoint !== undefined ? FeatureCache.modelStamp(o.checkpoint) : 'none';
+  // The cache key holds everything the features depend on: the file, the model built from it and the input.
+  const modelStamp = o.checkpoint !== undefined && model !== undefined
+    ? `${FeatureCache.modelStamp(o.checkpoint)}:${JSON.stringify(model.spec)}:${pipeline.size}px:${[...mean, ...std].join(',')}`
+    : 'none';
 
   /** Train and test features of some taps (pixels: the 'pool' slot holds raw pixels). */
   const extract = async (taps: readonly Tap[]): Promise<{ shapes: TapShape[]; train: Map<Tap, Tensor>; test: Map<Tap, Tensor> }> =>
@@ -247,13 +268,12 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
         if (o.checkpoint !== undefined && o.baseline === undefined && runConfig !== undefined) {
           const labels = checkpointLabels(o.checkpoint);
           if (labels !== undefined) {
-            const cfg = resolveConfig(Object.fromEntries(Object.entries(runConfig).filter(([k]) => k !== 'lr')), 'config.json');
-            const store = await loadTrainingData(cfg, log);
+            const store = await loadTrainingData(runConfig, log);
             if (store.labels && store.n === labels.length) {
-              const s = scorePartition(labels, store.labels, cfg.clusters);
+              const s = scorePartition(labels, store.labels, runConfig.clusters);
               out.run_labels = { images: store.n, ...s };
-              addRow(`${cfg.method} labels in the checkpoint (K = ${cfg.clusters}), ${store.n} images`, s);
-              log(`checkpoint labels (K = ${cfg.clusters}): NMI ${r4(s.nmi)}, ACC ${r4(s.acc)}`);
+              addRow(`${runConfig.method} labels in the checkpoint (K = ${runConfig.clusters}), ${store.n} images`, s);
+              log(`checkpoint labels (K = ${runConfig.clusters}): NMI ${r4(s.nmi)}, ACC ${r4(s.acc)}`);
             } else {
               log(`checkpoint labels skipped: ${store.labels ? `${labels.length} labels for ${store.n} training images` : 'training data has no labels'}`);
             }
@@ -344,7 +364,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
     model?.dispose();
   }
   return {
-    checkpoint: o.checkpoint ?? `baseline:${o.baseline}`, dataset: spec, features: featuresName, created: new Date().toISOString(),
+    checkpoint: o.checkpoint ?? `baseline:${o.baseline}`, dataset: spec, imageSize: train.height, features: featuresName, created: new Date().toISOString(),
     protocols: results, seconds, tables,
   };
 }
@@ -365,7 +385,7 @@ export function writeEvalResults(r: EvalResult, path: string): string {
   if (existsSync(path)) {
     try {
       const old = JSON.parse(readFileSync(path, 'utf8')) as EvalResult & { tableProtocols?: string[] };
-      if (old.checkpoint === r.checkpoint && old.dataset === r.dataset) {
+      if (old.checkpoint === r.checkpoint && old.dataset === r.dataset && (old.imageSize ?? r.imageSize) === r.imageSize) {
         const ran = new Set(Object.keys(r.protocols));
         const keptTables = (old.tables ?? []).filter((_, i) => !ran.has(old.tableProtocols?.[i] ?? ''));
         merged = {

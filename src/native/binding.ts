@@ -48,7 +48,7 @@ export interface NativeBinding {
   liveTensors(): number;
   reportedBytes(): number;
   buildInfo(): { torchVersion: string; config: string; parallel: string; cxx11Abi: boolean };
-  allocatorTuned(): boolean;
+  tuneAllocator(): boolean;
   setErrorClass(ctor: new (op: string, message: string, inputs: string[]) => Error): void;
 }
 
@@ -59,7 +59,7 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'backward', 'grad', 'setGrad', 'setRequiresGrad', 'isLeaf', 'setGradEnabled', 'isGradEnabled', 'setData',
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
   'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount',
-  'liveTensors', 'reportedBytes', 'buildInfo', 'allocatorTuned', 'setErrorClass',
+  'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'setErrorClass',
 ];
 
 function findAddon(): string {
@@ -86,6 +86,3 @@ export function defaultThreads(): number {
   }
   return availableParallelism();
 }
-
-native.setNumThreads(defaultThreads());
-native.allocatorTuned();

@@ -268,14 +268,19 @@ export function readScalars(dir: string): Map<string, { step: number; value: num
 /**
  * Before resuming at `step`: cuts every event file in `dir` after its last intact record whose
  * events are at or before `step`, so steps the killed run logged past its checkpoint are not
- * shown twice (events are appended in step order). File-version events are kept.
+ * shown twice (events are appended in step order). File-version events are kept. With `dropAtStep`,
+ * the cut also starts at the first event at `step` itself whose tags all match it (e.g. the epoch
+ * summary of a run stopped mid-epoch, which the resumed run writes again for the whole epoch).
  */
-export function trimEventFiles(dir: string, step: number): void {
+export function trimEventFiles(dir: string, step: number, o: { dropAtStep?: (tag: string) => boolean } = {}): void {
+  const { dropAtStep } = o;
   for (const f of eventFiles(dir)) {
     const { records, truncated } = scanRecords(f, readFileSync(f));
     const cut = records.find((r) => {
       const e = decodeEvent(f, r);
-      return e.fileVersion === undefined && e.step > step;
+      if (e.fileVersion !== undefined) return false;
+      const tags = e.summary?.value.map((v) => v.tag) ?? [];
+      return e.step > step || (dropAtStep !== undefined && e.step === step && tags.length > 0 && tags.every(dropAtStep));
     });
     const keep = cut?.offset ?? truncated;
     if (keep !== undefined) truncateSync(f, keep);

@@ -104,7 +104,11 @@ export const TrainConfigSchema = z
     tensorboard: z.boolean().default(true),
     /** After training, cluster the backbone features into as many groups as true classes and report NMI/ACC (labelled data only). */
     evalFeatures: z.boolean().default(true),
-    /** Stop after this many iterations in total (for tests and time-boxed runs). */
+    /**
+     * Stop after this many iterations in total (for tests and time-boxed runs): a checkpoint is
+     * written and train() returns, as after a kill right after a checkpoint; `resume` continues
+     * exactly as if the run had not stopped.
+     */
     maxIterations: z.number().int().positive().optional(),
   })
   .strict();

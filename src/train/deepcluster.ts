@@ -9,6 +9,7 @@ import type { Batch } from '../data/loader.ts';
 import { makeRng, shuffleInPlace } from '../data/rng.ts';
 import * as F from '../nn/functional.ts';
 import { tensor } from '../tensor/creation.ts';
+import { ConfigError } from '../tensor/errors.ts';
 import { keep } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { AlgorithmContext, ClusterAlgorithm, StepResult } from './algorithm.ts';
@@ -98,13 +99,21 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
     return { empty: s.filter((v) => v === 0).length, min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
   }
 
+  /**
+   * The current pseudo-labels (`dc.labels`). The rest of DeepCluster's state lives elsewhere in the
+   * checkpoint or is a function of it: the head in the model, its re-initialisation's randomness in
+   * the default generator (`rng.default`), and the k-means seeds and the sampling order derive from
+   * the seed and the epoch.
+   */
   stateDict(): Map<string, Tensor> {
     return new Map([['dc.labels', this.#labelTensor as Tensor]]);
   }
 
-  loadStateDict(_ctx: AlgorithmContext, state: Map<string, Tensor>, meta: Record<string, unknown>): void {
+  loadStateDict(ctx: AlgorithmContext, state: Map<string, Tensor>, meta: Record<string, unknown>): void {
     const t = state.get('dc.labels');
-    if (t !== undefined) this.#setLabels(Int32Array.from(t.toArray()), Number(meta.clusters));
+    if (t === undefined) throw new ConfigError("checkpoint lacks 'dc.labels' (the DeepCluster pseudo-labels)");
+    if (t.numel !== ctx.store.n) throw new ConfigError(`checkpoint 'dc.labels' has ${t.numel} labels for ${ctx.store.n} images`);
+    this.#setLabels(Int32Array.from(t.toArray()), Number(meta.clusters ?? ctx.cfg.clusters));
   }
 
   meta(): Record<string, unknown> {

@@ -108,8 +108,11 @@ export class OdcAlgorithm implements ClusterAlgorithm {
   }
 
   loadStateDict(ctx: AlgorithmContext, state: Map<string, Tensor>, meta: Record<string, unknown>): void {
-    this.#ensureMemory(ctx).loadStateDict(state);
+    const memory = this.#ensureMemory(ctx);
+    const { missingKeys } = memory.loadStateDict(state);
     this.#repaired = Number(meta.repaired_total ?? 0);
+    // Checkpoints from before the counter was saved: every repair of a training run is a split.
+    if (missingKeys.includes('memory.splits')) memory.splitCount = this.#repaired;
     this.#iteration = Number(meta.iteration ?? 0);
     this.#weights?.dispose();
     this.#weights = undefined;

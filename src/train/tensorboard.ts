@@ -27,12 +27,13 @@ export class TrainBoard {
   /**
    * Opens a new event file in `dir`. A fresh run (`resumeAt` undefined) first deletes the event
    * files of an earlier run there; a resumed run first cuts what the interrupted run logged after
-   * its checkpoint (`resumeAt`: the checkpoint's iteration), so no step appears twice.
+   * its checkpoint (`resumeAt`: the checkpoint's iteration), so no step appears twice, and, when the
+   * checkpoint is mid-epoch (`midEpoch`), the summary of the epoch a stopped run ended in.
    */
-  constructor(dir: string, resumeAt?: number) {
+  constructor(dir: string, resumeAt?: number, o: { midEpoch?: boolean } = {}) {
     mkdirSync(dir, { recursive: true });
     if (resumeAt === undefined) for (const f of eventFiles(dir)) rmSync(f);
-    else trimEventFiles(dir, resumeAt);
+    else trimEventFiles(dir, resumeAt, o.midEpoch ? { dropAtStep: (tag) => tag.startsWith('epoch/') } : {});
     this.writer = TfEventsWriter.inDir(dir);
   }
 

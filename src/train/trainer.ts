@@ -136,6 +136,8 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
   log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${cfg.clusters} clusters, batch ${cfg.batchSize}, lr ${lr}`);
 
   let progress: Progress = { iteration: 0, epoch: 0, step: 0 };
+  /** A mid-epoch checkpoint's running means (the epoch's and the log window's), continued on resume. */
+  let carried: { epoch: Running; window: Running } | undefined;
   let board: TrainBoard | undefined;
   try {
     if (resuming) {
@@ -146,12 +148,13 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         algo.loadStateDict(ctx, new Map([...ck.memory, ...ck.rest]), ck.meta);
         restoreRng(ck);
         progress = ck.progress ?? progress;
+        carried = progress.step > 0 ? readRunning(ck.meta.running) : undefined;
       } finally {
         ck.dispose();
       }
       log(`resumed from ${latest} at epoch ${progress.epoch + 1}, batch ${progress.step}, iteration ${progress.iteration}`);
       if (existsSync(metricsPath)) trimMetrics(metricsPath, progress);
-      if (cfg.tensorboard) board = new TrainBoard(join(outDir, 'tb'), progress.iteration);
+      if (cfg.tensorboard) board = new TrainBoard(join(outDir, 'tb'), progress.iteration, { midEpoch: progress.step > 0 });
     } else {
       writeFileSync(metricsPath, '');
       writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, lr }, null, 2)}\n`);
@@ -165,8 +168,14 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
       log(`initial clustering: extract ${info.extract_s.toFixed(1)}s, k-means ${info.kmeans_s.toFixed(1)}s${store.labels ? `, NMI vs true classes ${(rec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
     }
 
+    // This epoch's sums so far (its record) and those since the last logged iteration (the next 'iter' record).
+    let sums = zeroRunning();
+    let window = { ...zeroRunning(), t: performance.now() };
     const save = () =>
-      saveCheckpoint(latest, { model: model.stateDict(), optimizer: optimizer.stateDict(), memory: algo.stateDict(), progress, meta: { ...algo.meta(), config: cfg } });
+      saveCheckpoint(latest, {
+        model: model.stateDict(), optimizer: optimizer.stateDict(), memory: algo.stateDict(), progress,
+        meta: { ...algo.meta(), config: cfg, ...(progress.step > 0 ? { running: { epoch: writeRunning(sums), window: writeRunning(window) } } : {}) },
+      });
     const maker = new BatchMaker(store, augCfg, cfg.workers);
     const itersPerEpoch = Math.ceil(store.n / cfg.batchSize);
     const totalIters = cfg.maxIterations ?? cfg.epochs * itersPerEpoch;
@@ -179,12 +188,14 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         const { order, info } = await algo.beginEpoch(ctx, epoch, resumedHere);
         if (Object.keys(info).length) record({ type: 'cluster', epoch: epoch + 1, ...info, ...algo.clusterStats() });
         const fromStep = epoch === progress.epoch ? progress.step : 0;
-        let sums = { loss: 0, change: 0, acc: 0, n: 0, repaired: 0, images: 0 };
+        // A run resumed mid-epoch continues the interrupted run's means (images and times restart: speeds are this run's).
+        const carry = fromStep > 0 ? carried : undefined;
+        sums = { ...zeroRunning(), ...carry?.epoch };
         // Time of the iterations themselves (step, memory work, waiting for data), without logging and checkpoints.
         let loopMs = 0;
         const waitBefore = maker.waitMs;
         // Iterations since the last logged one: what an 'iter' record, a progress line and the bar show.
-        let window = { loss: 0, change: 0, acc: 0, repaired: 0, n: 0, t: performance.now(), images: 0 };
+        window = { ...zeroRunning(), ...carry?.window, t: performance.now() };
         const epochStart = performance.now();
         const epochInfo = { epoch: epoch + 1, epochs: cfg.epochs, itersPerEpoch, fromStep };
         o.onEpochStart?.(epochInfo);
@@ -247,13 +258,12 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
             break;
           }
         }
-        if (!stopped || progress.step >= itersPerEpoch) {
-          progress = { iteration: progress.iteration, epoch: epoch + 1, step: 0 };
-        }
+        const partial = stopped && progress.step < itersPerEpoch;
+        if (!partial) progress = { iteration: progress.iteration, epoch: epoch + 1, step: 0 };
         const wall = (performance.now() - epochStart) / 1000;
         const labels = algo.labels();
         const epochRec = {
-          type: 'epoch', epoch: epoch + 1, iteration: progress.iteration, partial: stopped, loss: sums.loss / Math.max(1, sums.n), change_ratio: sums.change / Math.max(1, sums.n),
+          type: 'epoch', epoch: epoch + 1, iteration: progress.iteration, partial, loss: sums.loss / Math.max(1, sums.n), change_ratio: sums.change / Math.max(1, sums.n),
           acc_pseudo: sums.acc / Math.max(1, sums.n), repaired: sums.repaired, wall_s: wall, img_per_s: sums.images / wall,
           loop_s: (loopMs + maker.waitMs - waitBefore) / 1000, data_wait_s: (maker.waitMs - waitBefore) / 1000, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
         };
@@ -280,18 +290,50 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
   }
 }
 
+/** Running sums of what the trainer logs: loss, label-change ratio, pseudo-label accuracy, repairs over n iterations. */
+interface Running {
+  loss: number;
+  change: number;
+  acc: number;
+  repaired: number;
+  n: number;
+  images: number;
+}
+
+const zeroRunning = (): Running => ({ loss: 0, change: 0, acc: 0, repaired: 0, n: 0, images: 0 });
+
+/** For checkpoint metadata: the sums without the image count (speeds restart with the resumed run); NaN as null. */
+function writeRunning(r: Running): (number | null)[] {
+  return [r.loss, r.change, r.acc, r.repaired, r.n].map((v) => (Number.isNaN(v) ? null : v));
+}
+
+/** The running sums of a checkpoint's `meta.running`, or undefined when it has none (older checkpoints). */
+function readRunning(v: unknown): { epoch: Running; window: Running } | undefined {
+  const one = (a: unknown): Running | undefined => {
+    if (!Array.isArray(a) || a.length !== 5) return undefined;
+    const [loss, change, acc, repaired, n] = a.map((x) => (x === null ? Number.NaN : Number(x)));
+    return { loss, change, acc, repaired, n, images: 0 };
+  };
+  const r = v as { epoch?: unknown; window?: unknown } | undefined;
+  const epoch = one(r?.epoch);
+  const window = one(r?.window);
+  return epoch && window ? { epoch, window } : undefined;
+}
+
 /**
  * Before resuming from `p`: drops the metrics records the interrupted run wrote after its
- * checkpoint (they will be written again) and a line cut short by a kill.
+ * checkpoint (they will be written again), the record of an epoch it stopped in (`maxIterations`;
+ * the resumed run writes the whole epoch's) and a line cut short by a kill.
  */
 function trimMetrics(path: string, p: Progress): void {
   const keep = readFileSync(path, 'utf8').split('\n').filter((line) => {
-    let r: { type?: string; iteration?: number; epoch?: number };
+    let r: { type?: string; iteration?: number; epoch?: number; partial?: boolean };
     try {
       r = JSON.parse(line);
     } catch {
       return false;
     }
+    if (r.type === 'epoch' && r.partial === true) return false;
     if (r.type === 'iter' || r.type === 'epoch') return (r.iteration ?? 0) <= p.iteration;
     // An epoch's clustering record precedes its first batch: kept when the checkpoint is inside that epoch.
     if (r.type === 'cluster') return (r.epoch ?? 0) <= p.epoch + (p.step > 0 ? 1 : 0);
