@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -113,6 +113,27 @@ async function makeFixtures(): Promise<string> {
   }
   return dir;
 }
+
+/** The README's ```ts blocks. */
+function readmeSnippets(text: string): string[] {
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+}
+
+describe('README TypeScript', () => {
+  it('every ```ts block runs against the package sources', async (t) => {
+    const snippets = readmeSnippets(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+    assert.ok(snippets.length >= 2, `${snippets.length} blocks`);
+    const dir = mkdtempSync(join(tmpdir(), 'odc-readme-ts-'));
+    for (const [i, code] of snippets.entries()) {
+      assert.match(code, /from 'odc'/);
+      const file = join(dir, `snippet${i}.ts`);
+      writeFileSync(file, code.replaceAll("from 'odc'", `from '${join(ROOT, 'src', 'index.ts')}'`));
+      const r = await runCommand(`"${process.execPath}" --import tsx "${file}"`, ROOT, 240);
+      assert.equal(r.code, 0, `README block ${i + 1}:\n${code}\n${r.output}`);
+      t.diagnostic(`block ${i + 1}: ${r.seconds.toFixed(1)} s`);
+    }
+  });
+});
 
 describe('README commands', { skip: skipNoData }, () => {
   const commands = readmeCommands(readFileSync(join(ROOT, 'README.md'), 'utf8'));
