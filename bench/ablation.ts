@@ -6,8 +6,11 @@
  */
 import { join } from 'node:path';
 import { readMetrics } from '../src/report/run_dir.ts';
+import { configureProcess } from '../src/runtime.ts';
 import { resolveConfig, type TrainConfigInput } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
+
+configureProcess(); // as the odc command runs
 
 const subset = Number(process.env.ABLATION_SUBSET ?? 5000);
 const epochs = Number(process.env.ABLATION_EPOCHS ?? 3);

@@ -9,8 +9,11 @@
  */
 import { join } from 'node:path';
 import { readMetrics } from '../src/report/run_dir.ts';
+import { configureProcess } from '../src/runtime.ts';
 import { resolveConfig, type TrainConfigInput } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
+
+configureProcess(); // as the odc command runs
 
 const subset = Number(process.env.COMPARE_SUBSET ?? 10000);
 const epochs = Number(process.env.COMPARE_EPOCHS ?? 4);

@@ -15,8 +15,11 @@ import { join } from 'node:path';
 import { randomEvalModel } from '../src/eval/eval_model.ts';
 import { evaluate } from '../src/eval/evaluate.ts';
 import { saveSafetensors } from '../src/io/safetensors.ts';
+import { configureProcess } from '../src/runtime.ts';
 import { ensurePeer } from './peer.ts';
 import { benchSvm } from './svm.ts';
+
+configureProcess(); // as the odc command runs
 
 const env = process.env;
 const log = (l: string) => process.stderr.write(`${l}\n`);

@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OdcMemory, type ScoringMode } from '../src/cluster/odc_memory.ts';
-import { Generator, randint, randn, tidy } from '../src/index.ts';
+import { configureProcess, Generator, randint, randn, tidy } from '../src/index.ts';
 import { ensurePeer, PYTHON } from './peer.ts';
 
 const N = Number(process.env.MEM_N ?? 1281167);
@@ -21,6 +21,7 @@ const B = Number(process.env.MEM_BATCH ?? 512);
 const D = 256;
 const iters = Number(process.env.MEM_ITERS ?? 100);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+configureProcess(); // as the odc command runs
 if (process.env.MEM_PEER !== '0') ensurePeer({ scripts: [join(root, 'bench', 'peer_memory.py')], modules: ['torch'] });
 
 const g = new Generator(0);

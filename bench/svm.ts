@@ -143,6 +143,8 @@ export async function benchSvm(opts: BenchSvmOptions = {}): Promise<Record<strin
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { configureProcess } = await import('../src/runtime.ts');
+  configureProcess(); // as the odc command runs
   const env = process.env;
   const result = await benchSvm({
     costs: env.SVM_COSTS ? env.SVM_COSTS.split(',').map(Number) : undefined,

@@ -7,7 +7,7 @@
  *     --batch 128 --classes 100 --steps 20 --threads 2 [--channels-last]
  */
 import { parseArgs } from 'node:util';
-import { Conv2d, F, getNumThreads, Linear, manualSeed, ResNet, type ResNetDepth, randint, randn, SGD, setNumThreads, type Tensor, tidy } from '../src/index.ts';
+import { Conv2d, configureProcess, F, getNumThreads, Linear, manualSeed, ResNet, type ResNetDepth, randint, randn, SGD, type Tensor, tidy } from '../src/index.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -27,7 +27,7 @@ const n = (k: keyof typeof a) => Number(a[k]);
 const depth = Number(String(a.arch).replace('resnet', '')) as ResNetDepth;
 
 manualSeed(0);
-setNumThreads(n('threads'));
+configureProcess({ threads: n('threads') }); // as the odc command runs
 const net = new ResNet({ depth, stem: a.stem as 'cifar' | 'imagenet', inChannels: n('channels'), numClasses: n('classes') });
 net.train();
 let x = randn([n('batch'), n('channels'), n('size'), n('size')]);
