@@ -7,7 +7,8 @@
       "native/dispatch.cc",
       "native/tensor_io.cc",
       "native/autograd.cc",
-      "native/runtime.cc"
+      "native/runtime.cc",
+      "native/distributed.cc"
     ],
     "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"],
     "include_dirs": ["<!@(node scripts/torch-config.cjs include)"],

@@ -58,6 +58,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("buildInfo", BuildInfo);
   EXPORT("tuneAllocator", TuneAllocatorJs);
   EXPORT("setErrorClass", SetErrorClassJs);
+  // distributed.cc
+  EXPORT("distributedAvailable", DistributedAvailable);
+  EXPORT("tcpStore", NewTcpStore);
+  EXPORT("fileStore", NewFileStore);
+  EXPORT("closeStore", CloseStore);
+  EXPORT("processGroupGloo", NewProcessGroupGloo);
+  EXPORT("destroyProcessGroup", DestroyProcessGroup);
+  EXPORT("allreduce", Allreduce);
+  EXPORT("allgather", Allgather);
+  EXPORT("broadcast", Broadcast);
+  EXPORT("barrier", Barrier);
   return exports;
 }
 

@@ -37,4 +37,15 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info);
 Napi::Value TuneAllocatorJs(const Napi::CallbackInfo& info);
 bool TuneAllocator();
 Napi::Value SetErrorClassJs(const Napi::CallbackInfo& info);
+
+Napi::Value DistributedAvailable(const Napi::CallbackInfo& info);
+Napi::Value NewTcpStore(const Napi::CallbackInfo& info);
+Napi::Value NewFileStore(const Napi::CallbackInfo& info);
+Napi::Value CloseStore(const Napi::CallbackInfo& info);
+Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info);
+Napi::Value DestroyProcessGroup(const Napi::CallbackInfo& info);
+Napi::Value Allreduce(const Napi::CallbackInfo& info);
+Napi::Value Allgather(const Napi::CallbackInfo& info);
+Napi::Value Broadcast(const Napi::CallbackInfo& info);
+Napi::Value Barrier(const Napi::CallbackInfo& info);
 }  // namespace odc

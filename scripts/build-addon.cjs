@@ -28,6 +28,8 @@ function sourceStamp() {
     addonApi = require(require.resolve('node-addon-api/package.json', { paths: [root] })).version;
   } catch {}
   h.update(`node-addon-api ${addonApi}\nLIBTORCH ${process.env.LIBTORCH || 'debian'}\nnode ${process.version}\n`);
+  // The defines say whether c10d is compiled (Gloo's headers installed or not, ODC_DISTRIBUTED).
+  h.update(`defines ${require('./torch-config.cjs').flags('defines')}\n`);
   return h.digest('hex');
 }
 
@@ -40,7 +42,23 @@ function upToDate(stamp) {
   }
 }
 
+/** Scratch folders of builds whose process no longer runs. */
+function removeAbandonedScratch() {
+  for (const name of fs.readdirSync(root)) {
+    const pid = Number(/^\.addon-build-(\d+)-/.exec(name)?.[1]);
+    if (!pid) continue;
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      alive = e.code === 'EPERM';
+    }
+    if (!alive) fs.rmSync(path.join(root, name), { recursive: true, force: true });
+  }
+}
+
 function main() {
+  removeAbandonedScratch();
   const stamp = sourceStamp();
   if (process.env.ODC_REBUILD !== '1' && upToDate(stamp)) return 0;
 
@@ -61,8 +79,9 @@ function main() {
   }
 
   // A scratch copy of the build inputs inside the package, so `require('node-addon-api')` in
-  // binding.gyp resolves through the package's node_modules.
-  const scratch = fs.mkdtempSync(path.join(root, '.addon-build-'));
+  // binding.gyp resolves through the package's node_modules. Named by this process, so a later
+  // run of this script removes what a killed build left.
+  const scratch = fs.mkdtempSync(path.join(root, `.addon-build-${process.pid}-`));
   try {
     for (const f of [...INPUTS, 'native']) fs.cpSync(path.join(root, f), path.join(scratch, f), { recursive: true });
     console.error('odc: building the native addon (node-gyp)');

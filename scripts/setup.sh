@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium: the browser tests of the report and the cluster browser (playwright-core drives it).
+# libgloo-dev: Gloo's headers, for the c10d part of the addon (Debian's libtorch links libgloo).
 packages=(libopenblas0-pthread dataset-fashion-mnist build-essential python3 make g++ chromium)
-if [ -z "${LIBTORCH:-}" ]; then packages+=(libtorch-dev); fi
+if [ -z "${LIBTORCH:-}" ]; then packages+=(libtorch-dev libgloo-dev); fi
 
 missing=()
 for p in "${packages[@]}"; do

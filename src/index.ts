@@ -9,6 +9,16 @@ export { type AugmentConfig, augmentBatch, extractBatch, presetFor } from './dat
 export { loadDataset } from './data/spec.ts';
 export type { ImageStore } from './data/store.ts';
 export { longTail, randomSubset } from './data/store.ts';
+// Multi-process collectives (c10d: TCPStore or FileStore rendezvous, a Gloo group on CPU tensors)
+export { type DistributedEnv, distributedEnv } from './distributed/env.ts';
+export {
+  type FileInitOptions,
+  type InitProcessGroupOptions,
+  initProcessGroup,
+  ProcessGroup,
+  type ReduceOp,
+  type TcpInitOptions,
+} from './distributed/process_group.ts';
 // Evaluation
 export * from './eval/cluster_metrics.ts';
 export { defaultEvalPath, type EvalOptions, type EvalResult, evaluate, PROTOCOLS, writeEvalResults } from './eval/evaluate.ts';

@@ -5,11 +5,12 @@
  * the first run that reaches the op.
  */
 import assert from 'node:assert/strict';
-import { openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { NATIVE_KEYS, native } from '../src/native/binding.ts';
+import { NATIVE_KEYS, native, type ProcessGroupHandle } from '../src/native/binding.ts';
 import { opId } from '../src/tensor/aten.ts';
 import { TorchError } from '../src/tensor/errors.ts';
 
@@ -39,6 +40,26 @@ const disposedTensor = () => {
   return h;
 };
 
+/**
+ * c10d handles, so the collectives meet live ones too: a store, and a process group of one (its
+ * collectives return at once), made again when a call destroyed it. Junk never reaches a store
+ * that waits: stores take an options object whose every field is checked first.
+ */
+const DIST_DIR = mkdtempSync(join(tmpdir(), 'odc-guard-'));
+let stores = 0;
+let group: ProcessGroupHandle | undefined;
+const liveStore = () => native.fileStore({ path: join(DIST_DIR, `store${stores++}`), worldSize: 1, timeoutMs: 5000 });
+function liveGroup(): ProcessGroupHandle {
+  try {
+    if (group !== undefined) native.barrier(group);
+  } catch {
+    group = undefined; // destroyed by an earlier call
+  }
+  group ??= native.processGroupGloo(liveStore(), { rank: 0, worldSize: 1, timeoutMs: 5000, hostname: '127.0.0.1' });
+  return group;
+}
+const DIST: [string, () => unknown][] = native.distributedAvailable() ? [['store', liveStore], ['process group', liveGroup]] : [];
+
 /** Argument values of every kind a caller could pass by mistake; each made fresh per call. */
 const POOL: [string, () => unknown][] = [
   ['undefined', () => undefined],
@@ -64,6 +85,7 @@ const POOL: [string, () => unknown][] = [
   ['disposed tensor', disposedTensor],
   ['generator (a foreign handle where a tensor is expected)', () => native.newGenerator(1)],
   ['tensor list', () => [liveTensor(), disposedTensor()]],
+  ...DIST,
 ];
 
 /** Calls fn(...args); anything other than a return or a thrown Error fails the test. */
@@ -80,6 +102,7 @@ function probe(name: string, call: () => unknown, where: string): 'ok' | 'threw'
 }
 
 describe('native boundary', () => {
+  after(() => rmSync(DIST_DIR, { recursive: true, force: true }));
   it('every exported function survives wrong types, wrong arity, disposed and foreign handles', (t) => {
     const exported = Object.keys(native).sort();
     assert.deepEqual(exported, [...NATIVE_KEYS].sort(), 'the addon exports exactly the typed surface');

@@ -1,12 +1,12 @@
 /**
  * The package as users install it: `npm pack`, the tarball installed into a fresh folder outside
- * the checkout, then the library (from dist/, not src/) and the `odc` binary used from there. And
- * importing the package leaves the host process as it was: no thread count or allocator change,
- * no report/server stack loaded.
+ * the checkout, then the library (from dist/, not src/) and the `odc` binary used from there.
+ * Importing the package leaves the host process as it was (no thread count or allocator change, no
+ * report/server stack loaded), and an interrupted addon build leaves the working addon in place.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -94,5 +94,28 @@ console.log(JSON.stringify({ from: import.meta.resolve('odc'), labels: r.labels.
     assert.equal(bin.status, 0, bin.stderr);
     assert.match(bin.stdout, /Usage: odc train/);
     assert.ok(readdirSync(join(installed, 'dist', 'cli')).includes('main.js'));
+  });
+
+  it('an interrupted addon build leaves the working addon in place, and the next build cleans up', async () => {
+    const addon = join(ROOT, 'build', 'Release', 'odc_torch.node');
+    const before = statSync(addon);
+    const build = spawn(process.execPath, [join(ROOT, 'scripts', 'build-addon.cjs')], { cwd: ROOT, env: { ...process.env, ODC_REBUILD: '1' }, detached: true, stdio: 'ignore' });
+    const scratch = () => readdirSync(ROOT).filter((n) => n.startsWith(`.addon-build-${build.pid}-`));
+    // Killed once the compiler is at work in the scratch folder (or after 20 s).
+    const t0 = Date.now();
+    while (Date.now() - t0 < 20_000 && !scratch().some((d) => existsSync(join(ROOT, d, 'build', 'Makefile')))) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
+    process.kill(-(build.pid as number), 'SIGKILL');
+    await new Promise((r) => build.on('close', r));
+    const after = statSync(addon);
+    assert.deepEqual([after.ino, after.mtimeMs], [before.ino, before.mtimeMs], 'the addon was replaced by an interrupted build');
+    const load = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(addon)}).getNumThreads()`], { encoding: 'utf8' });
+    assert.equal(load.status, 0, load.stderr);
+    // The addon is current, so the next build does nothing but remove the killed build's scratch folder.
+    const next = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-addon.cjs')], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(next.status, 0, next.stderr);
+    assert.doesNotMatch(next.stderr, /building the native addon/);
+    assert.deepEqual(scratch(), []);
+    assert.equal(statSync(addon).ino, before.ino);
   });
 });

@@ -8,6 +8,12 @@ import { fileURLToPath } from 'node:url';
 /** An opaque native handle (a type-tagged napi External). */
 export type Handle = object & { readonly __handle: unique symbol };
 export type GeneratorHandle = object & { readonly __generator: unique symbol };
+/** A c10d rendezvous store (TCPStore or FileStore). */
+export type StoreHandle = object & { readonly __store: unique symbol };
+/** A c10d process group (Gloo). */
+export type ProcessGroupHandle = object & { readonly __processGroup: unique symbol };
+/** Reductions Gloo implements (average is a sum divided in TypeScript). */
+export type NativeReduceOp = 'sum' | 'product' | 'min' | 'max';
 /** What a dispatched operator can return. */
 export type RawResult = Handle | number | boolean | string | undefined | RawResult[];
 
@@ -50,6 +56,21 @@ export interface NativeBinding {
   buildInfo(): { torchVersion: string; config: string; parallel: string; cxx11Abi: boolean };
   tuneAllocator(): boolean;
   setErrorClass(ctor: new (op: string, message: string, inputs: string[]) => Error): void;
+
+  /** Whether c10d was compiled in (Gloo's headers were found at build time). */
+  distributedAvailable(): boolean;
+  tcpStore(o: { host: string; port: number; isMaster: boolean; worldSize: number; timeoutMs: number }): StoreHandle;
+  fileStore(o: { path: string; worldSize: number; timeoutMs: number }): StoreHandle;
+  closeStore(s: StoreHandle): void;
+  processGroupGloo(
+    s: StoreHandle,
+    o: { rank: number; worldSize: number; timeoutMs: number; hostname?: string; interface?: string; threads?: number },
+  ): ProcessGroupHandle;
+  destroyProcessGroup(g: ProcessGroupHandle): void;
+  allreduce(g: ProcessGroupHandle, h: Handle, op: NativeReduceOp): void;
+  allgather(g: ProcessGroupHandle, h: Handle): Handle;
+  broadcast(g: ProcessGroupHandle, h: Handle, root: number): void;
+  barrier(g: ProcessGroupHandle): void;
 }
 
 /** Every key of NativeBinding, checked against the loaded addon by a test so C++ and TS cannot drift. */
@@ -60,6 +81,8 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
   'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount',
   'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'setErrorClass',
+  'distributedAvailable', 'tcpStore', 'fileStore', 'closeStore', 'processGroupGloo', 'destroyProcessGroup',
+  'allreduce', 'allgather', 'broadcast', 'barrier',
 ];
 
 function findAddon(): string {

@@ -1,0 +1,351 @@
+// c10d for multi-process training: rendezvous stores (TCPStore, FileStore), a Gloo process group
+// on CPU tensors, and four collectives (allreduce, allgather, broadcast, barrier).
+//
+// - Every collective is synchronous: it enqueues the Gloo work and blocks the calling (JS) thread
+//   until the work is done or fails. Gloo bounds every transfer by the group's timeout, so a peer
+//   that never joins makes the call throw after about that long; a peer that died makes it throw
+//   at once ("Connection closed by peer").
+// - Failures are TorchErrors named "<collective> on rank R of W", so a log line from any rank says
+//   which rank saw what.
+// - Stores and process groups are type-tagged Externals. Their options arrive as one object whose
+//   every field is checked before anything can block, so no stray value starts a store that waits.
+// - Compiled only with ODC_DISTRIBUTED (scripts/torch-config.cjs defines it, with USE_C10D_GLOO,
+//   when Gloo's headers are there); without it every entry point throws "built without c10d".
+#include <torch/version.h>
+
+#include <chrono>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "guard.h"
+#include "handle.h"
+#include "native_api.h"
+
+#ifdef ODC_DISTRIBUTED
+#include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+namespace odc {
+
+#ifdef ODC_DISTRIBUTED
+namespace {
+
+// Gloo is a ProcessGroup in libtorch 1.x and a Backend from 2.0 on; both declare the collectives.
+#if TORCH_VERSION_MAJOR >= 2
+using GroupBase = c10d::Backend;
+#else
+using GroupBase = c10d::ProcessGroup;
+#endif
+
+struct StoreBox {
+  c10::intrusive_ptr<c10d::Store> store;
+};
+
+struct GroupBox {
+  c10::intrusive_ptr<GroupBase> group;
+  int rank;
+  int size;
+  std::chrono::milliseconds timeout;
+};
+
+const napi_type_tag kStoreTag = {0x6f6463733731b0e5ULL, 0x2c9d4e81a6f35b17ULL};
+const napi_type_tag kGroupTag = {0x6f646370677c5a93ULL, 0xd14b7e2208c6a9f1ULL};
+
+// ---- argument checks (all before anything that can block) ----
+
+Napi::Object OptionsArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsObject() || info[i].IsArray() || info[i].IsFunction()) {
+    throw ArgError("expected an options object");
+  }
+  return info[i].As<Napi::Object>();
+}
+
+bool Has(const Napi::Object& o, const char* key) {
+  return o.Has(key) && !o.Get(key).IsUndefined();
+}
+
+int64_t IntField(const Napi::Object& o, const char* key, int64_t lo, int64_t hi) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw ArgError("'" + std::string(key) + "' must be an integer");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || d != static_cast<double>(static_cast<int64_t>(d))) {
+    throw ArgError("'" + std::string(key) + "' must be an integer in [" + std::to_string(lo) + ", " +
+                   std::to_string(hi) + "], got " + v.ToString().Utf8Value());
+  }
+  return static_cast<int64_t>(d);
+}
+
+std::string StringField(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) throw ArgError("'" + std::string(key) + "' must be a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s.empty()) throw ArgError("'" + std::string(key) + "' must not be empty");
+  return s;
+}
+
+bool BoolField(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throw ArgError("'" + std::string(key) + "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+constexpr int64_t kMaxWorld = 1 << 20;
+constexpr int64_t kMaxTimeoutMs = std::numeric_limits<int32_t>::max();  // about 24.8 days
+
+std::chrono::milliseconds TimeoutField(const Napi::Object& o) {
+  return std::chrono::milliseconds(IntField(o, "timeoutMs", 1, kMaxTimeoutMs));
+}
+
+Napi::Value WrapStore(Napi::Env env, c10::intrusive_ptr<c10d::Store> store) {
+  auto ext = Napi::External<StoreBox>::New(env, new StoreBox{std::move(store)},
+                                           [](Napi::Env, StoreBox* b) { delete b; });
+  ext.TypeTag(&kStoreTag);
+  return ext;
+}
+
+StoreBox* StoreOf(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Value v = info.Length() > i ? info[i] : info.Env().Undefined();
+  if (!v.IsExternal() || !v.As<Napi::External<StoreBox>>().CheckTypeTag(&kStoreTag)) {
+    throw ArgError("expected a store handle");
+  }
+  auto* box = v.As<Napi::External<StoreBox>>().Data();
+  if (!box->store) throw ArgError("use of a closed store");
+  return box;
+}
+
+GroupBox* GroupOf(const Napi::CallbackInfo& info) {
+  Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Undefined();
+  if (!v.IsExternal() || !v.As<Napi::External<GroupBox>>().CheckTypeTag(&kGroupTag)) {
+    throw ArgError("expected a process group handle");
+  }
+  auto* box = v.As<Napi::External<GroupBox>>().Data();
+  if (!box->group) throw ArgError("use of a destroyed process group");
+  return box;
+}
+
+// The element types Gloo reduces and copies (checked here, so a wrong one fails on this rank at
+// once instead of in Gloo's worker while the peers wait).
+void CheckGlooTensor(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: case at::kDouble: case at::kHalf: case at::kChar: case at::kByte: case at::kInt: case at::kLong:
+      break;
+    default:
+      throw ArgError("Gloo does not handle " + DtypeName(t.scalar_type()) +
+                     " tensors (float32, float64, float16, int8, uint8, int32, int64 only)");
+  }
+  if (t.layout() != at::kStrided) throw ArgError("expected a dense tensor");
+  if (!t.device().is_cpu()) throw ArgError("the Gloo group takes CPU tensors, got one on " + t.device().str());
+}
+
+// Waits for a collective. Gloo times the transfers out itself (the group's timeout), with a
+// message naming the operation; the wait allows a margin over that so Gloo's error, not a bare
+// "Operation timed out!", is the one that reaches JavaScript.
+void Await(const c10::intrusive_ptr<c10d::Work>& work, std::chrono::milliseconds timeout) {
+  auto margin = std::max(std::chrono::milliseconds(2000), timeout / 10);
+  auto limit = timeout.count() > kMaxTimeoutMs - margin.count() ? std::chrono::milliseconds(kMaxTimeoutMs) : timeout + margin;
+  work->wait(limit);
+}
+
+// Runs a collective's body; any failure becomes "<name> on rank R of W: <message>".
+template <typename Body>
+Napi::Value Collective(const Napi::CallbackInfo& info, const char* name, Body&& body) {
+  GroupBox* g = GroupOf(info);
+  std::string op = std::string(name) + " on rank " + std::to_string(g->rank) + " of " + std::to_string(g->size);
+  GUARD(info.Env(), op, DescribeArgs(info), return body(*g);)
+  return info.Env().Undefined();
+}
+
+c10d::ReduceOp ReduceOpOf(const Napi::Value& v) {
+  if (!v.IsString()) throw ArgError("op must be one of 'sum', 'product', 'min', 'max'");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "sum") return c10d::ReduceOp::SUM;
+  if (s == "product") return c10d::ReduceOp::PRODUCT;
+  if (s == "min") return c10d::ReduceOp::MIN;
+  if (s == "max") return c10d::ReduceOp::MAX;
+  throw ArgError("op must be one of 'sum', 'product', 'min', 'max', got '" + s + "'");
+}
+
+}  // namespace
+
+// tcpStore({host, port, isMaster, worldSize, timeoutMs}): the master (rank 0) listens on port
+// and waits up to timeoutMs for worldSize members, itself included (libtorch 1.13 then returns
+// even if some are missing; creating the group on it fails instead); the others connect to
+// host:port, retrying for about timeoutMs (libtorch counts whole seconds).
+Napi::Value NewTcpStore(const Napi::CallbackInfo& info) {
+  auto o = OptionsArg(info, 0);
+  std::string host = StringField(o, "host");
+  auto port = IntField(o, "port", 1, 65535);
+  bool master = BoolField(o, "isMaster");
+  auto world = IntField(o, "worldSize", 1, kMaxWorld);
+  auto timeout = TimeoutField(o);
+  c10d::TCPStoreOptions opts;
+  opts.port = static_cast<std::uint16_t>(port);
+  opts.isServer = master;
+  opts.numWorkers = static_cast<std::size_t>(world);
+  opts.waitWorkers = true;
+  opts.timeout = timeout;
+  std::string op = std::string("tcpStore ") + (master ? "master on " : "client of ") + host + ":" + std::to_string(port);
+  GUARD(info.Env(), op, std::vector<std::string>{}, {
+    return WrapStore(info.Env(), c10::make_intrusive<c10d::TCPStore>(host, opts));
+  })
+  return info.Env().Undefined();
+}
+
+// fileStore({path, worldSize, timeoutMs}): rendezvous through a file every member can open (one
+// machine, or a shared file system). The file must not exist before the group's first member
+// opens it; the last member to close the store deletes it.
+Napi::Value NewFileStore(const Napi::CallbackInfo& info) {
+  auto o = OptionsArg(info, 0);
+  std::string path = StringField(o, "path");
+  auto world = IntField(o, "worldSize", 1, kMaxWorld);
+  auto timeout = TimeoutField(o);
+  GUARD(info.Env(), "fileStore " + path, std::vector<std::string>{}, {
+    auto store = c10::make_intrusive<c10d::FileStore>(path, static_cast<int>(world));
+    store->setTimeout(timeout);
+    return WrapStore(info.Env(), store);
+  })
+  return info.Env().Undefined();
+}
+
+// closeStore(store): drops this handle's reference (a process group made on it keeps its own).
+Napi::Value CloseStore(const Napi::CallbackInfo& info) {
+  Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Undefined();
+  if (!v.IsExternal() || !v.As<Napi::External<StoreBox>>().CheckTypeTag(&kStoreTag)) {
+    throw ArgError("expected a store handle");
+  }
+  v.As<Napi::External<StoreBox>>().Data()->store.reset();
+  return info.Env().Undefined();
+}
+
+// processGroupGloo(store, {rank, worldSize, timeoutMs, hostname?, interface?, threads?}): connects
+// every pair of members (blocks until all worldSize members have called it, or timeoutMs).
+// The Gloo device binds to `interface` if given, else to the address `hostname` resolves to,
+// else to this machine's hostname's address (libtorch's default).
+Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info) {
+  StoreBox* store = StoreOf(info, 0);
+  auto o = OptionsArg(info, 1);
+  auto world = IntField(o, "worldSize", 1, kMaxWorld);
+  auto rank = IntField(o, "rank", 0, world - 1);
+  auto timeout = TimeoutField(o);
+  std::string hostname = Has(o, "hostname") ? StringField(o, "hostname") : "";
+  std::string iface = Has(o, "interface") ? StringField(o, "interface") : "";
+  auto threads = Has(o, "threads") ? IntField(o, "threads", 1, 64) : 2;
+  std::string op = "processGroupGloo on rank " + std::to_string(rank) + " of " + std::to_string(world);
+  GUARD(info.Env(), op, std::vector<std::string>{}, {
+    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+    opts->threads = static_cast<int>(threads);
+    if (!iface.empty()) {
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(iface));
+    } else if (!hostname.empty()) {
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
+    } else {
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, static_cast<int>(rank),
+                                                              static_cast<int>(world), opts);
+    auto ext = Napi::External<GroupBox>::New(
+        info.Env(), new GroupBox{std::move(group), static_cast<int>(rank), static_cast<int>(world), timeout},
+        [](Napi::Env, GroupBox* b) { delete b; });
+    ext.TypeTag(&kGroupTag);
+    return ext;
+  })
+  return info.Env().Undefined();
+}
+
+// destroyProcessGroup(group): closes the connections now (idempotent; the collector would too).
+Napi::Value DestroyProcessGroup(const Napi::CallbackInfo& info) {
+  Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Undefined();
+  if (!v.IsExternal() || !v.As<Napi::External<GroupBox>>().CheckTypeTag(&kGroupTag)) {
+    throw ArgError("expected a process group handle");
+  }
+  v.As<Napi::External<GroupBox>>().Data()->group.reset();
+  return info.Env().Undefined();
+}
+
+// allreduce(group, tensor, op): reduces in place across the group ('sum', 'product', 'min', 'max').
+Napi::Value Allreduce(const Napi::CallbackInfo& info) {
+  return Collective(info, "allreduce", [&](GroupBox& g) -> Napi::Value {
+    const at::Tensor& t = UnwrapTensor(info[1], "allreduce");
+    CheckGlooTensor(t);
+    c10d::AllreduceOptions opts;
+    opts.reduceOp = ReduceOpOf(info[2]);
+    // Gloo reads numel() elements from data_ptr(): a strided view goes through a contiguous copy.
+    std::vector<at::Tensor> tensors{t.is_contiguous() ? t : t.contiguous()};
+    Await(g.group->allreduce(tensors, opts), g.timeout);
+    at::NoGradGuard no_grad;  // like Gloo's own write into the buffer, the copy back is not recorded
+    if (!tensors[0].is_same(t)) t.copy_(tensors[0]);
+    return info.Env().Undefined();
+  });
+}
+
+// allgather(group, tensor): a new tensor of shape [worldSize, ...tensor.shape], row r from rank r.
+Napi::Value Allgather(const Napi::CallbackInfo& info) {
+  return Collective(info, "allgather", [&](GroupBox& g) -> Napi::Value {
+    const at::Tensor& t = UnwrapTensor(info[1], "allgather");
+    CheckGlooTensor(t);
+    std::vector<at::Tensor> inputs{t.detach().contiguous()};
+    std::vector<int64_t> shape{g.size};
+    for (auto s : t.sizes()) shape.push_back(s);
+    at::Tensor out = at::empty(shape, t.options().requires_grad(false));
+    std::vector<std::vector<at::Tensor>> outputs(1);
+    for (int r = 0; r < g.size; r++) outputs[0].push_back(out.select(0, r));
+    Await(g.group->allgather(outputs, inputs), g.timeout);
+    return WrapTensor(info.Env(), out);
+  });
+}
+
+// broadcast(group, tensor, root): overwrites tensor, on every rank, with root's.
+Napi::Value Broadcast(const Napi::CallbackInfo& info) {
+  return Collective(info, "broadcast", [&](GroupBox& g) -> Napi::Value {
+    const at::Tensor& t = UnwrapTensor(info[1], "broadcast");
+    CheckGlooTensor(t);
+    if (!info[2].IsNumber()) throw ArgError("root must be a rank number");
+    double root = info[2].As<Napi::Number>().DoubleValue();
+    if (!(root >= 0 && root < g.size) || root != static_cast<double>(static_cast<int>(root))) {
+      throw ArgError("root must be a rank in [0, " + std::to_string(g.size - 1) + "], got " + info[2].ToString().Utf8Value());
+    }
+    c10d::BroadcastOptions opts;
+    opts.rootRank = static_cast<int64_t>(root);
+    std::vector<at::Tensor> tensors{t.is_contiguous() ? t : t.contiguous()};
+    Await(g.group->broadcast(tensors, opts), g.timeout);
+    at::NoGradGuard no_grad;
+    if (!tensors[0].is_same(t)) t.copy_(tensors[0]);
+    return info.Env().Undefined();
+  });
+}
+
+// barrier(group): returns once every member has entered it.
+Napi::Value Barrier(const Napi::CallbackInfo& info) {
+  return Collective(info, "barrier", [&](GroupBox& g) -> Napi::Value {
+    Await(g.group->barrier(), g.timeout);
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value DistributedAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), true); }
+
+#else  // !ODC_DISTRIBUTED
+
+namespace {
+[[noreturn]] void NotBuilt() {
+  throw ArgError("this addon was built without c10d (Gloo's headers were not found: install libgloo-dev and rebuild)");
+}
+}  // namespace
+
+Napi::Value NewTcpStore(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value NewFileStore(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value CloseStore(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value DestroyProcessGroup(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value Allreduce(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value Allgather(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value Broadcast(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value Barrier(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value DistributedAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), false); }
+
+#endif
+
+}  // namespace odc

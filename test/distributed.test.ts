@@ -1,0 +1,164 @@
+/**
+ * c10d across processes: two workers (test/distributed_worker.ts, one libtorch thread each) meet
+ * over a TCPStore on a free loopback port, or over a FileStore, and run the collectives; a member
+ * that leaves or goes silent makes the other's collective throw a JS error naming the collective
+ * and the rank, within the timeout, and the process carries on.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { distributedEnv } from '../src/distributed/env.ts';
+import { initProcessGroup } from '../src/distributed/process_group.ts';
+import { native } from '../src/native/binding.ts';
+import { ConfigError } from '../src/tensor/errors.ts';
+
+const WORKER = fileURLToPath(new URL('./distributed_worker.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WORLD = 2;
+
+/** A port nobody listens on now: the kernel's pick for port 0, released. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Exit {
+  rank: number;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one worker per rank; once every worker has loaded libtorch ("ready"), tells them all to
+ * join the group ("go"). `stopAfter(rank)`: end the others once this rank has exited.
+ */
+async function runGroup(scenario: string, env: Record<string, string>, opts: { stopAfter?: number } = {}): Promise<Exit[]> {
+  const children: ChildProcess[] = [];
+  const exits: Promise<Exit>[] = [];
+  let ready = 0;
+  for (let rank = 0; rank < WORLD; rank++) {
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, ...env, ODC_THREADS: '1', ODC_TEST_SCENARIO: scenario, RANK: String(rank), WORLD_SIZE: String(WORLD), LOCAL_RANK: String(rank), LOCAL_WORLD_SIZE: String(WORLD) },
+    });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d) => { stdout += d; });
+    child.stderr?.on('data', (d) => { stderr += d; });
+    child.on('message', (m) => {
+      if (m === 'ready' && ++ready === WORLD) for (const c of children) c.send('go');
+    });
+    exits.push(new Promise((resolve) => child.on('exit', (code, signal) => resolve({ rank, code, signal, stdout, stderr }))));
+  }
+  const watchdog = setTimeout(() => { for (const c of children) c.kill('SIGKILL'); }, 25_000);
+  if (opts.stopAfter !== undefined) {
+    exits[opts.stopAfter].then(() => { for (const c of children) if (c.exitCode === null) c.kill('SIGTERM'); });
+  }
+  const done = await Promise.all(exits);
+  clearTimeout(watchdog);
+  return done;
+}
+
+/** The JSON line a worker reported, after checking that it exited cleanly. */
+function result(e: Exit): Record<string, unknown> {
+  assert.equal(e.signal, null, `rank ${e.rank} was killed by ${e.signal}\n${e.stderr}`);
+  assert.equal(e.code, 0, `rank ${e.rank} exited with ${e.code}\n${e.stderr}`);
+  const line = e.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line);
+}
+
+const tcpEnv = async () => ({ MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(await freePort()) });
+
+describe('distributed (Gloo, 2 processes)', { skip: native.distributedAvailable() ? false : 'addon built without c10d' }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'odc-dist-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const expected = (rank: number) => ({
+    rank,
+    sum: [3, 30],
+    avg: [1.5],
+    max: [1, 0],
+    ints: [2 ** 41 + 1],
+    strided: [3, 3, 3, 3, 3, 3],
+    gathered: [[0, 0.5], [1, 1.5]],
+    stackedShape: [2, 2, 3],
+    fromRoot: [7, 8, 9],
+    fromLast: [1],
+  });
+
+  it('allreduce, allgather, broadcast and barrier over a TCPStore', async () => {
+    const exits = await runGroup('collectives', await tcpEnv());
+    for (const e of exits) assert.deepEqual(result(e), expected(e.rank));
+  });
+
+  it('the same over a FileStore', async () => {
+    const exits = await runGroup('collectives', { ODC_TEST_STORE_FILE: join(dir, 'store') });
+    for (const e of exits) assert.deepEqual(result(e), expected(e.rank));
+  });
+
+  it('a member that exits makes the next collective throw at once, naming the collective and the rank', async (t) => {
+    const exits = await runGroup('peer-exits', { ...(await tcpEnv()), ODC_TEST_TIMEOUT_MS: '3000' });
+    assert.equal(exits[1].code, 0, exits[1].stderr);
+    const r = result(exits[0]) as { message: string; ms: number; second: string; secondMs: number };
+    t.diagnostic(`after ${r.ms} ms: ${r.message}; then after ${r.secondMs} ms: ${r.second}`);
+    assert.match(r.message, /^allreduce on rank 0 of 2: /);
+    assert.ok(r.ms < 3000, `failed after ${r.ms} ms (timeout 3000 ms)`);
+    assert.match(r.second, /^barrier on rank 0 of 2: /);
+    assert.ok(r.secondMs < 6000, `the collective after the failure took ${r.secondMs} ms`);
+  });
+
+  it('a member that joins no collective makes it throw after the timeout', async (t) => {
+    const exits = await runGroup('peer-silent', { ...(await tcpEnv()), ODC_TEST_TIMEOUT_MS: '3000' }, { stopAfter: 0 });
+    const r = result(exits[0]) as { message: string; ms: number; second: string; secondMs: number };
+    t.diagnostic(`after ${r.ms} ms: ${r.message}; then after ${r.secondMs} ms: ${r.second}`);
+    assert.match(r.message, /^allreduce on rank 0 of 2: .*[Tt]imed out/);
+    assert.ok(r.ms >= 2900 && r.ms < 6000, `failed after ${r.ms} ms (timeout 3000 ms)`);
+    assert.match(r.second, /^barrier on rank 0 of 2: /);
+  });
+});
+
+describe('process group options', () => {
+  it('reads torchrun variables, naming the missing ones', () => {
+    assert.deepEqual(distributedEnv({ RANK: '1', WORLD_SIZE: '4', MASTER_ADDR: 'node0', MASTER_PORT: '29500', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' }), {
+      rank: 1, worldSize: 4, localRank: 1, localWorldSize: 2, masterAddr: 'node0', masterPort: 29500,
+    });
+    assert.deepEqual(distributedEnv({ RANK: '3', WORLD_SIZE: '4', MASTER_ADDR: 'h', MASTER_PORT: '1' }), {
+      rank: 3, worldSize: 4, localRank: 3, localWorldSize: 4, masterAddr: 'h', masterPort: 1,
+    });
+    assert.throws(() => distributedEnv({ RANK: '0' }), (e: unknown) => e instanceof ConfigError && /WORLD_SIZE, MASTER_ADDR, MASTER_PORT not set/.test(e.message));
+    assert.throws(() => distributedEnv({ RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1' }), /RANK must be an integer in \[0, 1\], got '2'/);
+    assert.throws(() => distributedEnv({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '70000' }), /MASTER_PORT/);
+  });
+
+  it('checks the options before any rendezvous', () => {
+    assert.throws(() => initProcessGroup({ backend: 'nccl' as 'gloo', rank: 0, worldSize: 1, masterAddr: 'h', masterPort: 1 }), /backend 'nccl'/);
+    assert.throws(() => initProcessGroup({ rank: 2, worldSize: 2, masterAddr: '127.0.0.1', masterPort: 1 }), /rank must be an integer in \[0, 1\], got 2/);
+    assert.throws(() => initProcessGroup({ store: 'file', path: '', rank: 0, worldSize: 1 }), /needs a path/);
+  });
+
+  it('a group of one runs every collective locally, and is unusable once destroyed', { skip: !native.distributedAvailable() }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'odc-dist-'));
+    try {
+      const pg = initProcessGroup({ store: 'file', path: join(dir, 'store'), rank: 0, worldSize: 1, timeoutMs: 5000 });
+      assert.equal(pg.worldSize, 1);
+      pg.barrier();
+      pg.destroy();
+      pg.destroy();
+      assert.throws(() => pg.barrier(), /barrier on rank 0 of 1: the process group was destroyed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
