@@ -24,6 +24,7 @@
 
 #ifdef ODC_DISTRIBUTED
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
@@ -170,10 +171,11 @@ c10d::ReduceOp ReduceOpOf(const Napi::Value& v) {
 
 }  // namespace
 
-// tcpStore({host, port, isMaster, worldSize, timeoutMs}): the master (rank 0) listens on port
+// tcpStore({host, port, isMaster, worldSize, timeoutMs, prefix?}): the master (rank 0) listens on port
 // and waits up to timeoutMs for worldSize members, itself included (libtorch 1.13 then returns
 // even if some are missing; creating the group on it fails instead); the others connect to
-// host:port, retrying for about timeoutMs (libtorch counts whole seconds).
+// host:port, retrying for about timeoutMs (libtorch counts whole seconds). `prefix`: keys are kept
+// under it (a launcher's own store, which serves other keys too, shared by every member as clients).
 Napi::Value NewTcpStore(const Napi::CallbackInfo& info) {
   auto o = OptionsArg(info, 0);
   std::string host = StringField(o, "host");
@@ -181,6 +183,7 @@ Napi::Value NewTcpStore(const Napi::CallbackInfo& info) {
   bool master = BoolField(o, "isMaster");
   auto world = IntField(o, "worldSize", 1, kMaxWorld);
   auto timeout = TimeoutField(o);
+  std::string prefix = Has(o, "prefix") ? StringField(o, "prefix") : "";
   c10d::TCPStoreOptions opts;
   opts.port = static_cast<std::uint16_t>(port);
   opts.isServer = master;
@@ -189,7 +192,9 @@ Napi::Value NewTcpStore(const Napi::CallbackInfo& info) {
   opts.timeout = timeout;
   std::string op = std::string("tcpStore ") + (master ? "master on " : "client of ") + host + ":" + std::to_string(port);
   GUARD(info.Env(), op, std::vector<std::string>{}, {
-    return WrapStore(info.Env(), c10::make_intrusive<c10d::TCPStore>(host, opts));
+    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(host, opts);
+    if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, store);
+    return WrapStore(info.Env(), store);
   })
   return info.Env().Undefined();
 }

@@ -5,14 +5,14 @@
  * and the rank, within the timeout, and the process carries on.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { distributedEnv } from '../src/distributed/env.ts';
+import { distributedEnv, launcherStorePrefix } from '../src/distributed/env.ts';
 import { initProcessGroup } from '../src/distributed/process_group.ts';
 import { native } from '../src/native/binding.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
@@ -79,28 +79,43 @@ function result(e: Exit): Record<string, unknown> {
   return JSON.parse(line);
 }
 
+/** What the 'collectives' scenario reports on each rank. */
+const expectedCollectives = (rank: number) => ({
+  rank,
+  sum: [3, 30],
+  avg: [1.5],
+  max: [1, 0],
+  ints: [2 ** 41 + 1],
+  strided: [3, 3, 3, 3, 3, 3],
+  gathered: [[0, 0.5], [1, 1.5]],
+  stackedShape: [2, 2, 3],
+  fromRoot: [7, 8, 9],
+  fromLast: [1],
+});
+
 const tcpEnv = async () => ({ MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(await freePort()) });
 
 describe('distributed (Gloo, 2 processes)', { skip: native.distributedAvailable() ? false : 'addon built without c10d' }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'odc-dist-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  const expected = (rank: number) => ({
-    rank,
-    sum: [3, 30],
-    avg: [1.5],
-    max: [1, 0],
-    ints: [2 ** 41 + 1],
-    strided: [3, 3, 3, 3, 3, 3],
-    gathered: [[0, 0.5], [1, 1.5]],
-    stackedShape: [2, 2, 3],
-    fromRoot: [7, 8, 9],
-    fromLast: [1],
-  });
+  const expected = expectedCollectives;
 
   it('allreduce, allgather, broadcast and barrier over a TCPStore', async () => {
     const exits = await runGroup('collectives', await tcpEnv());
     for (const e of exits) assert.deepEqual(result(e), expected(e.rank));
+  });
+
+  it("the same over a store the launcher serves (torchrun's agent store: every member a client)", async () => {
+    const env = await tcpEnv();
+    // What torchrun's elastic agent does before it starts the workers: serve a TCPStore on MASTER_PORT.
+    const agentStore = native.tcpStore({ host: '127.0.0.1', port: Number(env.MASTER_PORT), isMaster: true, worldSize: 1, timeoutMs: 20_000 });
+    try {
+      const exits = await runGroup('collectives', { ...env, TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '0' });
+      for (const e of exits) assert.deepEqual(result(e), expected(e.rank));
+    } finally {
+      native.closeStore(agentStore);
+    }
   });
 
   it('the same over a FileStore', async () => {
@@ -129,6 +144,29 @@ describe('distributed (Gloo, 2 processes)', { skip: native.distributedAvailable(
   });
 });
 
+/** Debian's python3-torch, whose torchrun launches the workers below (not installed by set-up). */
+const torchrun = spawnSync('/usr/bin/python3', ['-c', 'import torch.distributed.run'], { stdio: 'ignore' }).status === 0;
+
+describe('launched by torchrun', { skip: native.distributedAvailable() && torchrun ? false : "needs c10d and Debian's python3-torch" }, () => {
+  it('`torchrun --no_python ... node` starts two workers that meet on its store and run the collectives', async () => {
+    const logs = mkdtempSync(join(tmpdir(), 'odc-torchrun-'));
+    try {
+      // --redirects/--tee: Debian's torch 1.13 under Python 3.11 fails on their defaults (its Std enum).
+      const args = ['-m', 'torch.distributed.run', '--redirects', '2', '--tee', '1', '--log_dir', logs, '--no_python', '--nnodes', '1', '--nproc_per_node', '2',
+        '--master_port', String(await freePort()), process.execPath, '--import', 'tsx', WORKER];
+      const r = spawnSync('/usr/bin/python3', args, { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ODC_THREADS: '1', ODC_TEST_SCENARIO: 'collectives' } });
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      for (const rank of [0, 1]) {
+        const line = r.stdout.split('\n').find((l) => l.startsWith(`[default${rank}]:{`));
+        assert.ok(line, `rank ${rank} reported nothing:\n${r.stdout}`);
+        assert.deepEqual(JSON.parse(line.slice(line.indexOf('{'))), expectedCollectives(rank));
+      }
+    } finally {
+      rmSync(logs, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('process group options', () => {
   it('reads torchrun variables, naming the missing ones', () => {
     assert.deepEqual(distributedEnv({ RANK: '1', WORLD_SIZE: '4', MASTER_ADDR: 'node0', MASTER_PORT: '29500', LOCAL_RANK: '1', LOCAL_WORLD_SIZE: '2' }), {
@@ -140,6 +178,13 @@ describe('process group options', () => {
     assert.throws(() => distributedEnv({ RANK: '0' }), (e: unknown) => e instanceof ConfigError && /WORLD_SIZE, MASTER_ADDR, MASTER_PORT not set/.test(e.message));
     assert.throws(() => distributedEnv({ RANK: '2', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '1' }), /RANK must be an integer in \[0, 1\], got '2'/);
     assert.throws(() => distributedEnv({ RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: 'h', MASTER_PORT: '70000' }), /MASTER_PORT/);
+  });
+
+  it("joins torchrun's agent store under the attempt's prefix when torchrun says so", () => {
+    assert.equal(launcherStorePrefix({ TORCHELASTIC_USE_AGENT_STORE: 'True', TORCHELASTIC_RESTART_COUNT: '2' }), '/worker/attempt_2');
+    assert.equal(launcherStorePrefix({ TORCHELASTIC_USE_AGENT_STORE: 'True' }), '/worker/attempt_0');
+    assert.equal(launcherStorePrefix({ TORCHELASTIC_USE_AGENT_STORE: 'False' }), undefined);
+    assert.equal(launcherStorePrefix({}), undefined);
   });
 
   it('checks the options before any rendezvous', () => {

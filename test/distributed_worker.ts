@@ -80,8 +80,7 @@ function afterFailure(pg: ProcessGroup): unknown {
   return { message: error.message, ms, second: second instanceof Error ? second.message : 'no error', secondMs };
 }
 
-process.on('message', (msg) => {
-  if (msg !== 'go') return;
+function run(): void {
   const pg = process.env.ODC_TEST_STORE_FILE
     ? initProcessGroup({ store: 'file', path: process.env.ODC_TEST_STORE_FILE, timeoutMs })
     : initProcessGroup({ timeoutMs });
@@ -93,5 +92,13 @@ process.on('message', (msg) => {
   if (result === undefined) return;
   pg.destroy();
   report(result);
-});
-process.send?.('ready');
+}
+
+// Started by the test (an IPC channel): join once every member is ready. By a launcher: at once.
+if (process.send === undefined) run();
+else {
+  process.on('message', (msg) => {
+    if (msg === 'go') run();
+  });
+  process.send('ready');
+}

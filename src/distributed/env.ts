@@ -36,6 +36,16 @@ export function distributedEnv(env: NodeJS.ProcessEnv = process.env): Distribute
 
 const MAX_WORLD = 2 ** 20;
 
+/**
+ * torchrun's elastic agent already serves a TCPStore on MASTER_ADDR:MASTER_PORT and says so with
+ * TORCHELASTIC_USE_AGENT_STORE=True: every member, rank 0 included, then joins it as a client, under
+ * the key prefix of the launch attempt (as PyTorch's env:// rendezvous does). Undefined otherwise.
+ */
+export function launcherStorePrefix(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.TORCHELASTIC_USE_AGENT_STORE !== 'True') return undefined;
+  return `/worker/attempt_${integer(env, 'TORCHELASTIC_RESTART_COUNT', 0, 2 ** 31 - 1) ?? 0}`;
+}
+
 /** @internal The variables that are set, checked; those in `required` must be. */
 export function readEnv(env: NodeJS.ProcessEnv, required: string[]): Partial<DistributedEnv> {
   const missing = required.filter((k) => env[k] === undefined || env[k] === '');

@@ -13,7 +13,7 @@ import { isFloating } from '../tensor/dtype.ts';
 import { ConfigError, TorchError } from '../tensor/errors.ts';
 import { noGrad } from '../tensor/scope.ts';
 import { type Tensor, wrap } from '../tensor/tensor.ts';
-import { type DistributedEnv, readEnv } from './env.ts';
+import { type DistributedEnv, launcherStorePrefix, readEnv } from './env.ts';
 
 /** 'avg' is a sum divided by the world size (floating-point tensors only; Gloo has no average). */
 export type ReduceOp = 'sum' | 'avg' | 'product' | 'min' | 'max';
@@ -51,6 +51,12 @@ export interface TcpInitOptions extends GroupOptions {
   store?: 'tcp';
   masterAddr?: string;
   masterPort?: number;
+  /**
+   * Join a store the launcher serves (every member a client) under this key prefix. Default: what
+   * torchrun's environment says (TORCHELASTIC_USE_AGENT_STORE, TORCHELASTIC_RESTART_COUNT), else
+   * none, and rank 0 serves the store.
+   */
+  launcherStorePrefix?: string;
 }
 
 /** Rendezvous through a file every member can open: a path that does not exist yet, fresh per run. */
@@ -202,9 +208,10 @@ export function initProcessGroup(options: InitProcessGroupOptions = {}): Process
   // Failures of either step read "rendezvous on rank R of W: <step>: <libtorch's message>".
   const rendezvous = `rendezvous on rank ${rank} of ${worldSize}`;
   let store: StoreHandle;
+  const prefix = tcp ? (o.launcherStorePrefix ?? launcherStorePrefix()) : undefined;
   try {
     store = tcp
-      ? native.tcpStore({ host: masterAddr, port: o.masterPort ?? (env.masterPort as number), isMaster: rank === 0, worldSize, timeoutMs })
+      ? native.tcpStore({ host: masterAddr, port: o.masterPort ?? (env.masterPort as number), isMaster: rank === 0 && prefix === undefined, worldSize, timeoutMs, prefix })
       : native.fileStore({ path: o.path as string, worldSize, timeoutMs });
   } catch (e) {
     throw e instanceof TorchError ? new TorchError(rendezvous, e.message) : e;

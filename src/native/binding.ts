@@ -59,7 +59,7 @@ export interface NativeBinding {
 
   /** Whether c10d was compiled in (Gloo's headers were found at build time). */
   distributedAvailable(): boolean;
-  tcpStore(o: { host: string; port: number; isMaster: boolean; worldSize: number; timeoutMs: number }): StoreHandle;
+  tcpStore(o: { host: string; port: number; isMaster: boolean; worldSize: number; timeoutMs: number; prefix?: string }): StoreHandle;
   fileStore(o: { path: string; worldSize: number; timeoutMs: number }): StoreHandle;
   closeStore(s: StoreHandle): void;
   processGroupGloo(
