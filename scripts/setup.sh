@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent set-up: installs the Debian packages odc needs (when missing) and runs `npm ci`
-# (which compiles the libtorch addon) when the lockfile or the native sources changed.
+# Idempotent set-up: installs the Debian packages odc needs (when missing), runs `npm ci` when the
+# lockfile changed, and brings the addon and dist/ up to date (each build a no-op when current).
 # LIBTORCH=/path/to/libtorch (a folder with include/ and lib/) builds against another libtorch,
 # e.g. a pip-installed CUDA torch; Debian's libtorch-dev is then not required.
 set -euo pipefail
