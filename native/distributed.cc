@@ -107,22 +107,22 @@ Napi::Value WrapStore(Napi::Env env, c10::intrusive_ptr<c10d::Store> store) {
   return ext;
 }
 
-StoreBox* StoreOf(const Napi::CallbackInfo& info, size_t i) {
+// The box behind argument i when it is a handle of this kind (type tag), whether or not it is still open.
+template <typename Box>
+Box* TaggedArg(const Napi::CallbackInfo& info, size_t i, const napi_type_tag& tag, const char* what) {
   Napi::Value v = info.Length() > i ? info[i] : info.Env().Undefined();
-  if (!v.IsExternal() || !v.As<Napi::External<StoreBox>>().CheckTypeTag(&kStoreTag)) {
-    throw ArgError("expected a store handle");
-  }
-  auto* box = v.As<Napi::External<StoreBox>>().Data();
+  if (!v.IsExternal() || !v.As<Napi::External<Box>>().CheckTypeTag(&tag)) throw ArgError(std::string("expected a ") + what + " handle");
+  return v.As<Napi::External<Box>>().Data();
+}
+
+StoreBox* StoreOf(const Napi::CallbackInfo& info, size_t i) {
+  auto* box = TaggedArg<StoreBox>(info, i, kStoreTag, "store");
   if (!box->store) throw ArgError("use of a closed store");
   return box;
 }
 
 GroupBox* GroupOf(const Napi::CallbackInfo& info) {
-  Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Undefined();
-  if (!v.IsExternal() || !v.As<Napi::External<GroupBox>>().CheckTypeTag(&kGroupTag)) {
-    throw ArgError("expected a process group handle");
-  }
-  auto* box = v.As<Napi::External<GroupBox>>().Data();
+  auto* box = TaggedArg<GroupBox>(info, 0, kGroupTag, "process group");
   if (!box->group) throw ArgError("use of a destroyed process group");
   return box;
 }
@@ -217,11 +217,7 @@ Napi::Value NewFileStore(const Napi::CallbackInfo& info) {
 
 // closeStore(store): drops this handle's reference (a process group made on it keeps its own).
 Napi::Value CloseStore(const Napi::CallbackInfo& info) {
-  Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Undefined();
-  if (!v.IsExternal() || !v.As<Napi::External<StoreBox>>().CheckTypeTag(&kStoreTag)) {
-    throw ArgError("expected a store handle");
-  }
-  v.As<Napi::External<StoreBox>>().Data()->store.reset();
+  TaggedArg<StoreBox>(info, 0, kStoreTag, "store")->store.reset();
   return info.Env().Undefined();
 }
 
@@ -262,11 +258,7 @@ Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info) {
 
 // destroyProcessGroup(group): closes the connections now (idempotent; the collector would too).
 Napi::Value DestroyProcessGroup(const Napi::CallbackInfo& info) {
-  Napi::Value v = info.Length() > 0 ? info[0] : info.Env().Undefined();
-  if (!v.IsExternal() || !v.As<Napi::External<GroupBox>>().CheckTypeTag(&kGroupTag)) {
-    throw ArgError("expected a process group handle");
-  }
-  v.As<Napi::External<GroupBox>>().Data()->group.reset();
+  TaggedArg<GroupBox>(info, 0, kGroupTag, "process group")->group.reset();
   return info.Env().Undefined();
 }
 
