@@ -8,7 +8,8 @@
       "native/tensor_io.cc",
       "native/autograd.cc",
       "native/runtime.cc",
-      "native/distributed.cc"
+      "native/distributed.cc",
+      "native/data_parallel.cc"
     ],
     "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"],
     "include_dirs": ["<!@(node scripts/torch-config.cjs include)"],

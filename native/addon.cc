@@ -63,12 +63,17 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("tcpStore", NewTcpStore);
   EXPORT("fileStore", NewFileStore);
   EXPORT("closeStore", CloseStore);
+  EXPORT("storeSet", StoreSet);
+  EXPORT("storeCheck", StoreCheck);
   EXPORT("processGroupGloo", NewProcessGroupGloo);
   EXPORT("destroyProcessGroup", DestroyProcessGroup);
   EXPORT("allreduce", Allreduce);
   EXPORT("allgather", Allgather);
   EXPORT("broadcast", Broadcast);
   EXPORT("barrier", Barrier);
+  // data_parallel.cc
+  EXPORT("differentiableAllreduce", DifferentiableAllreduce);
+  EXPORT("backwardAllreduce", BackwardAllreduce);
   return exports;
 }
 

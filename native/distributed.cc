@@ -21,6 +21,7 @@
 #include "guard.h"
 #include "handle.h"
 #include "native_api.h"
+#include "process_group.h"
 
 #ifdef ODC_DISTRIBUTED
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
@@ -34,22 +35,8 @@ namespace odc {
 #ifdef ODC_DISTRIBUTED
 namespace {
 
-// Gloo is a ProcessGroup in libtorch 1.x and a Backend from 2.0 on; both declare the collectives.
-#if TORCH_VERSION_MAJOR >= 2
-using GroupBase = c10d::Backend;
-#else
-using GroupBase = c10d::ProcessGroup;
-#endif
-
 struct StoreBox {
   c10::intrusive_ptr<c10d::Store> store;
-};
-
-struct GroupBox {
-  c10::intrusive_ptr<GroupBase> group;
-  int rank;
-  int size;
-  std::chrono::milliseconds timeout;
 };
 
 const napi_type_tag kStoreTag = {0x6f6463733731b0e5ULL, 0x2c9d4e81a6f35b17ULL};
@@ -215,6 +202,34 @@ Napi::Value NewFileStore(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// storeSet(store, key, value): writes a string value under key.
+Napi::Value StoreSet(const Napi::CallbackInfo& info) {
+  StoreBox* box = StoreOf(info, 0);
+  if (!info[1].IsString() || !info[2].IsString()) throw ArgError("key and value must be strings");
+  std::string key = info[1].As<Napi::String>().Utf8Value();
+  std::string value = info[2].As<Napi::String>().Utf8Value();
+  GUARD(info.Env(), "store set '" + key + "'", std::vector<std::string>{}, {
+    box->store->set(key, std::vector<uint8_t>(value.begin(), value.end()));
+  })
+  return info.Env().Undefined();
+}
+
+// storeCheck(store, keys[]): whether every key is set, without waiting.
+Napi::Value StoreCheck(const Napi::CallbackInfo& info) {
+  StoreBox* box = StoreOf(info, 0);
+  if (!info[1].IsArray()) throw ArgError("keys must be an array of strings");
+  auto arr = info[1].As<Napi::Array>();
+  std::vector<std::string> keys;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    if (!arr.Get(i).IsString()) throw ArgError("keys must be an array of strings");
+    keys.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+  }
+  GUARD(info.Env(), "store check", std::vector<std::string>{}, {
+    return Napi::Boolean::New(info.Env(), box->store->check(keys));
+  })
+  return info.Env().Undefined();
+}
+
 // closeStore(store): drops this handle's reference (a process group made on it keeps its own).
 Napi::Value CloseStore(const Napi::CallbackInfo& info) {
   TaggedArg<StoreBox>(info, 0, kStoreTag, "store")->store.reset();
@@ -324,6 +339,12 @@ Napi::Value Barrier(const Napi::CallbackInfo& info) {
 
 Napi::Value DistributedAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), true); }
 
+Napi::Value RunCollective(const Napi::CallbackInfo& info, const char* name, const std::function<Napi::Value(GroupBox&)>& body) {
+  return Collective(info, name, body);
+}
+void AwaitWork(const c10::intrusive_ptr<c10d::Work>& work, std::chrono::milliseconds timeout) { Await(work, timeout); }
+void CheckCollectiveTensor(const at::Tensor& t) { CheckGlooTensor(t); }
+
 #else  // !ODC_DISTRIBUTED
 
 namespace {
@@ -335,6 +356,8 @@ namespace {
 Napi::Value NewTcpStore(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value NewFileStore(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value CloseStore(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value StoreSet(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value StoreCheck(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value DestroyProcessGroup(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value Allreduce(const Napi::CallbackInfo&) { NotBuilt(); }

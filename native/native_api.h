@@ -42,10 +42,14 @@ Napi::Value DistributedAvailable(const Napi::CallbackInfo& info);
 Napi::Value NewTcpStore(const Napi::CallbackInfo& info);
 Napi::Value NewFileStore(const Napi::CallbackInfo& info);
 Napi::Value CloseStore(const Napi::CallbackInfo& info);
+Napi::Value StoreSet(const Napi::CallbackInfo& info);
+Napi::Value StoreCheck(const Napi::CallbackInfo& info);
 Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info);
 Napi::Value DestroyProcessGroup(const Napi::CallbackInfo& info);
 Napi::Value Allreduce(const Napi::CallbackInfo& info);
 Napi::Value Allgather(const Napi::CallbackInfo& info);
 Napi::Value Broadcast(const Napi::CallbackInfo& info);
 Napi::Value Barrier(const Napi::CallbackInfo& info);
+Napi::Value DifferentiableAllreduce(const Napi::CallbackInfo& info);
+Napi::Value BackwardAllreduce(const Napi::CallbackInfo& info);
 }  // namespace odc

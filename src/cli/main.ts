@@ -46,7 +46,7 @@ program
   .addOption(new Option('--stem <stem>', 'auto: CIFAR stem up to 64 px').choices(['auto', 'cifar', 'imagenet'] as const))
   .option('--clusters <k>', 'number of clusters K (default 100)', int('--clusters'))
   .option('--epochs <n>', 'training epochs (default 4)', int('--epochs'))
-  .option('--batch-size <n>', 'images per iteration (default 64)', int('--batch-size'))
+  .option('--batch-size <n>', 'images per iteration, over all processes (default 64)', int('--batch-size'))
   .option('--lr <lr>', 'learning rate (default: ODC 0.06, DeepCluster 0.3, 0.1 with --sobel)', num('--lr'))
   .option('--weight-decay <wd>', 'SGD weight decay (default 1e-5)', num('--weight-decay'))
   .addOption(new Option('--assign <rule>', 'ODC re-assignment: dot (released code, default: measured better) or euclidean (paper Eq. 3)').choices(['euclidean', 'dot'] as const))
@@ -66,6 +66,9 @@ program
   .option('--checkpoint-every <n>', 'iterations between checkpoints (default 200; also every epoch)', int('--checkpoint-every'))
   .option('--log-every <n>', 'iterations between progress lines, metrics.jsonl and TensorBoard records (default 20)', int('--log-every'))
   .option('--no-tensorboard', 'do not write TensorBoard event files to <out>/tb/')
+  .option('--nproc <n>', 'data-parallel: start n local processes (libtorch c10d, Gloo); under torchrun, which sets RANK and WORLD_SIZE, leave it out', int('--nproc'))
+  .option('--sync-bn', 'data-parallel: BatchNorm statistics over the global batch (default: per process, as the released code)')
+  .option('--dist-timeout <s>', 'data-parallel: seconds a collective may wait for the other processes before failing (default 1800)', num('--dist-timeout'))
   .option('--debug', 'print stack traces of errors')
   .action(async (opts) => {
     const { runTrain } = await import('./train.ts');

@@ -3,10 +3,15 @@
  * k-means++ or random-distinct-points initialisation, empty clusters re-seeded by splitting a large
  * one (faiss's rule: pick j with probability (n_j − 1)/(n − k), copy its centroid, perturb
  * alternate coordinates by ±1/1024), several restarts keeping the lowest inertia, fully seeded.
+ *
+ * Over a process group, each rank holds a contiguous shard of the rows: initial centres are drawn
+ * from the whole set (the same draws on every rank), and each Lloyd iteration all-reduces the
+ * per-cluster sums and counts, so every rank ends with the same centroids and its shard's labels.
  */
 
 import { makeRng, type Rng } from '../data/rng.ts';
-import { arange, cat, zeros } from '../tensor/creation.ts';
+import { type Collective, singleProcess } from '../distributed/collective.ts';
+import { arange, cat, tensor, zeros } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import { aten, wrap } from '../tensor/tensor.ts';
@@ -22,10 +27,12 @@ export interface KMeansOptions {
   chunk?: number;
   /** Stop early when the relative inertia change falls below this (0: run every iteration). */
   tol?: number;
+  /** The processes holding the other shards of the rows (default: this process holds them all). */
+  group?: Collective;
 }
 
 export interface KMeansResult {
-  /** [N] int64 cluster of each row. */
+  /** [N] int64 cluster of each row (of this rank's shard over a group). */
   labels: Tensor;
   /** [k, D] float32 centroids. */
   centroids: Tensor;
@@ -54,45 +61,86 @@ export function assignNearest(x: Tensor, centroids: Tensor, chunk = 8192): [Tens
   });
 }
 
-function initRandom(x: Tensor, k: number, rng: Rng): Tensor {
-  const n = x.size(0);
+/** Where the shards lie: every rank's row count and first global row, and the total. */
+interface Shards {
+  group: Collective;
+  counts: number[];
+  offsets: number[];
+  n: number;
+}
+
+function shardsOf(x: Tensor, group: Collective): Shards {
+  const counts = tidy(() => group.allGatherStacked(tensor(BigInt64Array.of(BigInt(x.size(0))))).flatten().toArray());
+  const offsets = counts.map((_, r) => counts.slice(0, r).reduce((a, b) => a + b, 0));
+  return { group, counts, offsets, n: counts.reduce((a, b) => a + b, 0) };
+}
+
+/** Global row i of the sharded x, on every rank ([D]): its owner sends it. */
+function globalRow(x: Tensor, s: Shards, i: number): Tensor {
+  return tidy(() => {
+    const { rank } = s.group;
+    const row = zeros([x.size(1)]);
+    const local = i - s.offsets[rank];
+    if (local >= 0 && local < s.counts[rank]) row.copy_(x.select(0, local));
+    return s.group.allReduce(row, 'sum');
+  });
+}
+
+function initRandom(x: Tensor, k: number, rng: Rng, s: Shards): Tensor {
   const pick = new Set<number>();
-  while (pick.size < k) pick.add(rng.int(0, n - 1));
-  return tidy(() => x.indexSelect(0, tensorFromIndices([...pick])).clone());
+  while (pick.size < k) pick.add(rng.int(0, s.n - 1));
+  return tidy(() => {
+    const { rank } = s.group;
+    const c = zeros([k, x.size(1)]);
+    for (const [j, i] of [...pick].entries()) {
+      const local = i - s.offsets[rank];
+      if (local >= 0 && local < s.counts[rank]) c.select(0, j).copy_(x.select(0, local));
+    }
+    return s.group.allReduce(c, 'sum');
+  });
 }
 
 /** k-means++ (Arthur & Vassilvitskii): each next centre drawn with probability ∝ D(x)². */
-function initPlusPlus(x: Tensor, k: number, rng: Rng, chunk: number): Tensor {
+function initPlusPlus(x: Tensor, k: number, rng: Rng, chunk: number, s: Shards): Tensor {
   return tidy(() => {
     const n = x.size(0);
-    const chosen = [rng.int(0, n - 1)];
-    let closest = assignNearest(x, x.narrow(0, chosen[0], 1), chunk)[1];
+    const { group } = s;
+    const centres = zeros([k, x.size(1)]);
+    centres.select(0, 0).copy_(globalRow(x, s, rng.int(0, s.n - 1)));
+    let closest = assignNearest(x, centres.narrow(0, 0, 1), chunk)[1];
     for (let j = 1; j < k; j++) {
       const cum = closest.double().cumsum(0);
-      const total = cum.select(0, n - 1).item();
+      const mine = n > 0 ? cum.select(0, n - 1).item() : 0;
+      const totals = tidy(() => group.allGatherStacked(tensor(Float64Array.of(mine))).flatten().toArray());
+      const total = totals.reduce((a, b) => a + b, 0);
       let next: number;
       if (!(total > 0)) {
-        next = rng.int(0, n - 1);
+        next = rng.int(0, s.n - 1);
       } else {
-        const r = rng.next() * total;
-        next = Math.min(n - 1, cum.lt(r).sum().item());
+        // The rank whose shard holds the draw, then the row within it (every rank knows the totals).
+        let r = rng.next() * total;
+        let owner = 0;
+        while (owner < totals.length - 1 && r >= totals[owner]) r -= totals[owner++];
+        next = s.offsets[owner] + (owner === group.rank ? Math.min(n - 1, cum.lt(r).sum().item()) : 0);
+        if (group.worldSize > 1) next = tidy(() => group.allReduce(tensor(BigInt64Array.of(BigInt(owner === group.rank ? next : 0))), 'sum').toArray()[0]);
       }
-      chosen.push(next);
-      const d = assignNearest(x, x.narrow(0, next, 1), chunk)[1];
+      cum.dispose();
+      centres.select(0, j).copy_(globalRow(x, s, next));
+      const d = assignNearest(x, centres.narrow(0, j, 1), chunk)[1];
       const m = closest.minimum(d);
       closest.dispose();
       d.dispose();
       closest = m;
     }
-    return x.indexSelect(0, tensorFromIndices(chosen)).clone();
+    return centres;
   });
 }
 
-/** Means of the assigned rows; empty clusters come back with count 0 and a zero row. */
-function means(x: Tensor, labels: Tensor, k: number): [Tensor, Float64Array] {
+/** Means of the assigned rows (over all shards); empty clusters come back with count 0 and a zero row. */
+function means(x: Tensor, labels: Tensor, k: number, group: Collective): [Tensor, Float64Array] {
   return tidy(() => {
-    const sums = zeros([k, x.size(1)], { dtype: 'float64' }).indexAdd_(0, labels, x.double());
-    const counts = labels.bincount(k).double();
+    const sums = group.allReduce(zeros([k, x.size(1)], { dtype: 'float64' }).indexAdd_(0, labels, x.double()), 'sum');
+    const counts = group.allReduce(labels.bincount(k).double(), 'sum');
     const c = sums.div(counts.clampMin(1).unsqueeze(1)).float();
     return [c, counts.data<Float64Array>()];
   });
@@ -129,7 +177,9 @@ function splitEmpty(c: Tensor, counts: Float64Array, n: number, rng: Rng): numbe
  * valid k when there are fewer rows than clusters.
  */
 export function kmeans(x: Tensor, o: KMeansOptions): KMeansResult {
-  const n = x.size(0);
+  const group = o.group ?? singleProcess;
+  const shards = shardsOf(x, group);
+  const { n } = shards;
   const { k } = o;
   if (!Number.isInteger(k) || k < 1) throw new ConfigError(`Expected positive integer for k-means clusters but received ${k}`);
   if (k > n) throw new ConfigError(`k-means: ${k} clusters need at least ${k} samples, got ${n}; use at most ${n} clusters`);
@@ -141,12 +191,12 @@ export function kmeans(x: Tensor, o: KMeansOptions): KMeansResult {
   noGrad(() => {
     for (let r = 0; r < restarts; r++) {
       let splits = 0;
-      let c = (o.init ?? 'kmeans++') === 'random' ? initRandom(x, k, rng) : initPlusPlus(x, k, rng, chunk);
+      let c = (o.init ?? 'kmeans++') === 'random' ? initRandom(x, k, rng, shards) : initPlusPlus(x, k, rng, chunk, shards);
       let prev = Number.POSITIVE_INFINITY;
       for (let it = 0; it < iterations; it++) {
         const [labels, d] = assignNearest(x, c, chunk);
-        const inertia = tidy(() => d.double().sum().item());
-        const [next, counts] = means(x, labels, k);
+        const inertia = tidy(() => group.allReduce(d.double().sum(), 'sum').item());
+        const [next, counts] = means(x, labels, k, group);
         splits += splitEmpty(next, counts, n, rng);
         labels.dispose();
         d.dispose();
@@ -156,7 +206,7 @@ export function kmeans(x: Tensor, o: KMeansOptions): KMeansResult {
         prev = inertia;
       }
       const [labels, d] = assignNearest(x, c, chunk);
-      const inertia = tidy(() => d.double().sum().item());
+      const inertia = tidy(() => group.allReduce(d.double().sum(), 'sum').item());
       d.dispose();
       if (best === undefined || inertia < best.inertia) {
         if (best) {
@@ -181,16 +231,21 @@ export function kmeans(x: Tensor, o: KMeansOptions): KMeansResult {
  * PCAMatrix(eigen_power = -0.5)), then L2 row normalisation: DeepCluster's feature preprocessing.
  * `dim = -1` skips PCA and only normalises.
  */
-export function pcaWhitenL2(x: Tensor, dim: number): Tensor {
+export function pcaWhitenL2(x: Tensor, dim: number, group: Collective = singleProcess): Tensor {
   return noGrad(() =>
     tidy(() => {
       let y = x;
       if (dim !== -1) {
+        // Over a group, x is this rank's shard: the mean and covariance are sums over all shards,
+        // and rank 0's eigenvectors are used everywhere (eigh may differ in sign between machines).
         const d = Math.min(dim, x.size(1));
         const x64 = x.double();
-        const xc = x64.sub(x64.mean(0, true));
-        const cov = xc.t().mm(xc).div(x.size(0));
+        const n = group.allReduce(tensor(Float64Array.of(x.size(0))), 'sum').item();
+        const xc = x64.sub(group.allReduce(x64.sum(0, true), 'sum').div(n));
+        const cov = group.allReduce(xc.t().mm(xc), 'sum').div(n);
         const [evals, evecs] = eigh(cov);
+        group.broadcast(evals, 0);
+        group.broadcast(evecs, 0);
         const order = evals.argsort(0, true).narrow(0, 0, d);
         const scale = evals.indexSelect(0, order).clampMin(1e-12).pow(-0.5);
         y = xc.mm(evecs.indexSelect(1, order)).mul(scale.unsqueeze(0)).float();

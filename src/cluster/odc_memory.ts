@@ -14,6 +14,7 @@
  */
 
 import { makeRng, type StatefulRng } from '../data/rng.ts';
+import type { Collective } from '../distributed/collective.ts';
 import { cat, fullLike, onesLike, tensor, where, zeros } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
@@ -369,6 +370,17 @@ export class OdcMemory {
     this.#rng = makeRng(this.#seed, 0x0dc);
     if (!missingKeys.includes('memory.split_rng')) this.#rng.setState(this.#rngState.toArray());
     return { missingKeys };
+  }
+
+  /** Makes this memory equal to rank `root`'s (every rank of the group calls it). */
+  broadcastFrom(group: Collective, root: number): void {
+    noGrad(() => {
+      for (const t of this.stateDict().values()) group.broadcast(t, root);
+      this.#checkedStale = true;
+      this.#recomputeStats({ sums: false });
+    });
+    this.#splits = this.#splitsState.toArray()[0];
+    this.#rng.setState(this.#rngState.toArray());
   }
 
   /** The splits counter (also `splits`); checkpointed by stateDict(). */

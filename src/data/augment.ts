@@ -213,11 +213,20 @@ function shiftHue(x: Float32Array, offset: number, plane: number, shift: number)
   }
 }
 
-/** Augments the images at `rows` into a new [B, C, S, S] Float32Array, drawing parameters from rng. */
-export function augmentBatch(src: PixelSource, rows: ArrayLike<number>, cfg: AugmentConfig, rng: Rng): Float32Array {
+/**
+ * Augments the images at `rows` into a new [B, C, S, S] Float32Array, drawing parameters from rng.
+ * With `part` = [start, end), only those rows are made ([end - start, C, S, S]) while the
+ * parameters of all rows are still drawn in order: a process of a data-parallel run makes its
+ * slice of the global batch exactly as one process making the whole batch would.
+ */
+export function augmentBatch(src: PixelSource, rows: ArrayLike<number>, cfg: AugmentConfig, rng: Rng, part: [number, number] = [0, rows.length]): Float32Array {
   const size = src.channels * cfg.size * cfg.size;
-  const out = new Float32Array(rows.length * size);
-  for (let b = 0; b < rows.length; b++) augmentImage(src, rows[b], drawParams(src, cfg, rng), cfg, out, b * size);
+  const [start, end] = part;
+  const out = new Float32Array((end - start) * size);
+  for (let b = 0; b < end; b++) {
+    const p = drawParams(src, cfg, rng);
+    if (b >= start) augmentImage(src, rows[b], p, cfg, out, (b - start) * size);
+  }
   return out;
 }
 

@@ -12,7 +12,7 @@ interface Init {
 const init = workerData as Init;
 const src = { pixels: new Uint8Array(init.pixels), channels: init.channels, height: init.height, width: init.width };
 
-parentPort?.on('message', (m: { id: number; rows: Int32Array; cfg: AugmentConfig; seeds: number[]; extract: boolean }) => {
-  const data = m.extract ? extractBatch(src, m.rows, m.cfg) : augmentBatch(src, m.rows, m.cfg, makeRng(...m.seeds));
+parentPort?.on('message', (m: { id: number; rows: Int32Array; cfg: AugmentConfig; seeds: number[]; extract: boolean; part: [number, number] }) => {
+  const data = m.extract ? extractBatch(src, m.rows.subarray(...m.part), m.cfg) : augmentBatch(src, m.rows, m.cfg, makeRng(...m.seeds), m.part);
   parentPort?.postMessage({ id: m.id, data }, [data.buffer as ArrayBuffer]);
 });

@@ -22,9 +22,12 @@ export interface Batch {
 }
 
 interface Job {
+  /** The whole (global) batch. */
   rows: Int32Array;
   seeds: number[];
   extract: boolean;
+  /** The rows of `rows` to make: this process's slice. */
+  part: [number, number];
 }
 
 export class BatchMaker {
@@ -62,30 +65,44 @@ export class BatchMaker {
 
   #make(job: Job): Promise<Float32Array> {
     if (this.#workers.length === 0) {
-      const data = job.extract ? extractBatch(this.#store, job.rows, this.cfg) : augmentBatch(this.#store, job.rows, this.cfg, makeRng(...job.seeds));
+      const data = job.extract
+        ? extractBatch(this.#store, job.rows.subarray(...job.part), this.cfg)
+        : augmentBatch(this.#store, job.rows, this.cfg, makeRng(...job.seeds), job.part);
       return Promise.resolve(data);
     }
     const id = this.#next++;
     const w = this.#workers[this.#turn++ % this.#workers.length];
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      w.postMessage({ id, rows: job.rows, cfg: this.cfg, seeds: job.seeds, extract: job.extract });
+      w.postMessage({ id, rows: job.rows, cfg: this.cfg, seeds: job.seeds, extract: job.extract, part: job.part });
     });
   }
 
   /**
    * Yields the batches of `order` (sample indices) in chunks of `batchSize`, starting at batch
    * `fromStep`, keeping `prefetch` batches in flight. Batches smaller than `minBatch` are dropped.
+   * With `part`, each yielded batch is this process's slice of the global batch (`order`'s length
+   * and `batchSize` multiples of `part.worldSize`), its images augmented as in the whole batch.
    */
-  async *batches(order: Int32Array, o: { batchSize: number; seeds: number[]; fromStep?: number; extract?: boolean; prefetch?: number; minBatch?: number }): AsyncGenerator<Batch> {
+  async *batches(
+    order: Int32Array,
+    o: { batchSize: number; seeds: number[]; fromStep?: number; extract?: boolean; prefetch?: number; minBatch?: number; part?: { rank: number; worldSize: number } },
+  ): AsyncGenerator<Batch> {
     const steps = Math.ceil(order.length / o.batchSize);
     const inFlight: Promise<Float32Array>[] = [];
-    const rowsOf = (s: number) => order.subarray(s * o.batchSize, Math.min(order.length, (s + 1) * o.batchSize));
+    const globalRowsOf = (s: number) => order.subarray(s * o.batchSize, Math.min(order.length, (s + 1) * o.batchSize));
+    const partOf = (n: number): [number, number] => {
+      const w = o.part?.worldSize ?? 1;
+      const per = Math.floor(n / w);
+      const r = o.part?.rank ?? 0;
+      return [r * per, r === w - 1 ? n : (r + 1) * per];
+    };
+    const rowsOf = (s: number) => globalRowsOf(s).subarray(...partOf(globalRowsOf(s).length));
     let ahead = o.fromStep ?? 0;
     const fill = () => {
       while (ahead < steps && inFlight.length < (o.prefetch ?? 2)) {
-        const rows = rowsOf(ahead);
-        inFlight.push(this.#make({ rows: Int32Array.from(rows), seeds: [...o.seeds, ahead], extract: o.extract ?? false }));
+        const rows = globalRowsOf(ahead);
+        inFlight.push(this.#make({ rows: Int32Array.from(rows), seeds: [...o.seeds, ahead], extract: o.extract ?? false, part: partOf(rows.length) }));
         ahead++;
       }
     };

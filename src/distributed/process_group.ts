@@ -13,6 +13,7 @@ import { isFloating } from '../tensor/dtype.ts';
 import { ConfigError, TorchError } from '../tensor/errors.ts';
 import { noGrad } from '../tensor/scope.ts';
 import { type Tensor, wrap } from '../tensor/tensor.ts';
+import type { Collective } from './collective.ts';
 import { type DistributedEnv, launcherStorePrefix, readEnv } from './env.ts';
 
 /** 'avg' is a sum divided by the world size (floating-point tensors only; Gloo has no average). */
@@ -70,13 +71,15 @@ export type InitProcessGroupOptions = TcpInitOptions | FileInitOptions;
 const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 /** A set of processes that run collectives together; made by initProcessGroup. */
-export class ProcessGroup implements Disposable {
+export class ProcessGroup implements Collective, Disposable {
   readonly backend = 'gloo';
   readonly rank: number;
   readonly worldSize: number;
   readonly localRank: number;
   readonly localWorldSize: number;
   readonly timeoutMs: number;
+  /** Milliseconds spent in this group's collectives so far. */
+  commMs = 0;
   #group: ProcessGroupHandle | undefined;
   #store: StoreHandle | undefined;
 
@@ -116,10 +119,10 @@ export class ProcessGroup implements Disposable {
       if (!isFloating(t.dtype)) {
         throw new TorchError(`allreduce on rank ${this.rank} of ${this.worldSize}`, `'avg' needs a floating-point tensor, got ${t.dtype}`);
       }
-      native.allreduce(group, t.handle, 'sum');
+      this.#timed(() => native.allreduce(group, t.handle, 'sum'));
       noGrad(() => t.div_(this.worldSize));
     } else {
-      native.allreduce(group, t.handle, op);
+      this.#timed(() => native.allreduce(group, t.handle, op));
     }
     return t;
   }
@@ -134,18 +137,89 @@ export class ProcessGroup implements Disposable {
 
   /** Every rank's `t` stacked along a new first dimension: shape [worldSize, ...t.shape]. */
   allGatherStacked(t: Tensor): Tensor {
-    return wrap(native.allgather(this.#handle('allgather'), t.handle)) as Tensor;
+    const group = this.#handle('allgather');
+    return wrap(this.#timed(() => native.allgather(group, t.handle))) as Tensor;
   }
 
   /** Overwrites `t` on every rank with rank `root`'s (all of one shape and dtype); returns `t`. */
   broadcast(t: Tensor, root = 0): Tensor {
-    native.broadcast(this.#handle('broadcast'), t.handle, root);
+    const group = this.#handle('broadcast');
+    this.#timed(() => native.broadcast(group, t.handle, root));
     return t;
   }
 
   /** Returns once every member of the group has called it. */
   barrier(): void {
-    native.barrier(this.#handle('barrier'));
+    const group = this.#handle('barrier');
+    this.#timed(() => native.barrier(group));
+  }
+
+  /** The sum of `t` over the group, as a new tensor whose gradient is the sum over the group of the gradients reaching it. */
+  sumDifferentiable(t: Tensor): Tensor {
+    const group = this.#handle('allreduce (differentiable)');
+    return wrap(this.#timed(() => native.differentiableAllreduce(group, t.handle))) as Tensor;
+  }
+
+  /**
+   * loss.backward(), then every parameter's gradient is the mean over the group of the ranks'
+   * gradients. Gradients travel in buckets of about `bucketBytes` (default 25 MiB, as PyTorch DDP),
+   * each sent as soon as backward has produced it when `overlap` (default), else all after
+   * backward. Every rank passes the same parameters in the same order. Returns the milliseconds
+   * spent waiting for the transfers after backward.
+   */
+  backwardAveraged(loss: Tensor, params: Tensor[], o: { bucketBytes?: number; overlap?: boolean } = {}): number {
+    const group = this.#handle('allreduce (gradients)');
+    try {
+      const waited = native.backwardAllreduce(group, loss.handle, params.map((p) => p.handle), { bucketBytes: o.bucketBytes ?? 25 * 2 ** 20, overlap: o.overlap ?? true });
+      this.commMs += waited;
+      return waited;
+    } catch (e) {
+      throw this.#blame(e);
+    }
+  }
+
+  #timed<T>(f: () => T): T {
+    const t0 = performance.now();
+    try {
+      return f();
+    } catch (e) {
+      throw this.#blame(e);
+    } finally {
+      this.commMs += performance.now() - t0;
+    }
+  }
+
+  #failures = 0;
+
+  /**
+   * After a collective failed here: which members are gone. Each member whose collective fails
+   * says so through the rendezvous store; those that have not within a few seconds exited or hang
+   * (or are still waiting out their own timeout), and the error names them. A store that no longer
+   * answers has lost its server (rank 0, or torchrun's agent).
+   */
+  #blame(e: unknown): unknown {
+    const store = this.#store;
+    if (!(e instanceof TorchError) || store === undefined || this.worldSize === 1) return e;
+    const round = this.#failures++;
+    const key = (r: number) => `odc/failed/${round}/${r}`;
+    try {
+      native.storeSet(store, key(this.rank), '1');
+      const waitMs = Math.min(3000, this.timeoutMs);
+      const deadline = performance.now() + waitMs;
+      let silent = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank);
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      while (silent.length > 0 && performance.now() < deadline) {
+        silent = silent.filter((r) => !native.storeCheck(store, [key(r)]));
+        if (silent.length > 0) Atomics.wait(pause, 0, 0, 100);
+      }
+      if (silent.length > 0) {
+        const who = silent.length === 1 ? `rank ${silent[0]}` : `ranks ${silent.join(', ')}`;
+        e.message += `; ${who} of ${this.worldSize} did not report this failure within ${waitMs / 1000} s: exited or hung`;
+      }
+    } catch {
+      e.message += '; the rendezvous store does not answer either: its server (rank 0, or the launcher) has probably exited';
+    }
+    return e;
   }
 
   /** Closes the connections and releases the store. Idempotent. */

@@ -62,6 +62,9 @@ export interface NativeBinding {
   tcpStore(o: { host: string; port: number; isMaster: boolean; worldSize: number; timeoutMs: number; prefix?: string }): StoreHandle;
   fileStore(o: { path: string; worldSize: number; timeoutMs: number }): StoreHandle;
   closeStore(s: StoreHandle): void;
+  storeSet(s: StoreHandle, key: string, value: string): void;
+  /** Whether every key is set (does not wait). */
+  storeCheck(s: StoreHandle, keys: string[]): boolean;
   processGroupGloo(
     s: StoreHandle,
     o: { rank: number; worldSize: number; timeoutMs: number; hostname?: string; interface?: string; threads?: number },
@@ -71,6 +74,9 @@ export interface NativeBinding {
   allgather(g: ProcessGroupHandle, h: Handle): Handle;
   broadcast(g: ProcessGroupHandle, h: Handle, root: number): void;
   barrier(g: ProcessGroupHandle): void;
+  differentiableAllreduce(g: ProcessGroupHandle, h: Handle): Handle;
+  /** loss.backward() with the gradients of `params` averaged over the group; returns ms spent waiting after backward. */
+  backwardAllreduce(g: ProcessGroupHandle, loss: Handle, params: Handle[], o: { bucketBytes: number; overlap: boolean }): number;
 }
 
 /** Every key of NativeBinding, checked against the loaded addon by a test so C++ and TS cannot drift. */
@@ -81,8 +87,8 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
   'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount',
   'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'setErrorClass',
-  'distributedAvailable', 'tcpStore', 'fileStore', 'closeStore', 'processGroupGloo', 'destroyProcessGroup',
-  'allreduce', 'allgather', 'broadcast', 'barrier',
+  'distributedAvailable', 'tcpStore', 'fileStore', 'closeStore', 'storeSet', 'storeCheck', 'processGroupGloo', 'destroyProcessGroup',
+  'allreduce', 'allgather', 'broadcast', 'barrier', 'differentiableAllreduce', 'backwardAllreduce',
 ];
 
 function findAddon(): string {

@@ -1,5 +1,6 @@
 /** The standard layers (torch.nn), with PyTorch's parameter names, shapes and default initialisation. */
 
+import type { Collective } from '../distributed/collective.ts';
 import { empty, ones, zeros } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import type { Generator } from '../tensor/random.ts';
@@ -8,6 +9,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import * as F from './functional.ts';
 import { defaultLayerInit_ } from './init.ts';
 import { Module } from './module.ts';
+import { syncBatchNorm } from './sync_batch_norm.ts';
 
 type Pair = number | [number, number];
 
@@ -80,6 +82,8 @@ abstract class BatchNormBase extends Module {
   readonly numBatchesTracked: Tensor | undefined;
   readonly eps: number;
   readonly momentum: number;
+  /** Set by useSyncBatchNorm: training-mode statistics over this group's global batch. */
+  syncGroup: Collective | undefined;
   constructor(readonly numFeatures: number, o: BatchNormOptions = {}) {
     super();
     positiveInt(numFeatures, `${new.target.name} numFeatures`);
@@ -100,10 +104,16 @@ abstract class BatchNormBase extends Module {
     this.checkInput(x);
     const useBatchStats = this.training || this.runningMean === undefined;
     if (this.training && this.numBatchesTracked !== undefined) noGrad(() => this.numBatchesTracked?.add_(1));
+    if (this.training && this.syncGroup !== undefined) return syncBatchNorm(x, this, this.syncGroup);
     return F.batchNorm(x, this.runningMean, this.runningVar, {
       weight: this.weight, bias: this.bias, training: useBatchStats, momentum: this.momentum, eps: this.eps,
     });
   }
+}
+
+/** Makes every BatchNorm layer of `module` compute training statistics over the group's global batch. */
+export function useSyncBatchNorm(module: Module, group: Collective): void {
+  for (const [, m] of module.namedModules()) if (m instanceof BatchNormBase) m.syncGroup = group;
 }
 
 /** Batch normalisation over [N, C] or [N, C, L]. */

@@ -1,6 +1,7 @@
 /** What the trainer needs from a clustering method (ODC or DeepCluster). */
 import type { AugmentConfig } from '../data/augment.ts';
 import type { Batch } from '../data/loader.ts';
+import type { Collective } from '../distributed/collective.ts';
 import type { ImageStore } from '../data/store.ts';
 import type { ClusterModel } from '../models/cluster_model.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -12,6 +13,11 @@ export interface AlgorithmContext {
   model: ClusterModel;
   extractCfg: AugmentConfig;
   log: (line: string) => void;
+  /**
+   * The processes training together (`singleProcess` when alone). Each holds the whole data set and
+   * an identical copy of the method's state; a batch is this process's slice of the global batch.
+   */
+  group: Collective;
 }
 
 export interface StepResult {

@@ -4,7 +4,7 @@
  * in the metadata, the progress and the config. Written atomically, so a kill mid-write leaves the
  * previous checkpoint intact.
  */
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
+import { decodeSafetensors, loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { defaultGenerator } from '../tensor/random.ts';
 import { dispose } from '../tensor/scope.ts';
@@ -54,10 +54,10 @@ export interface LoadedCheckpoint {
 
 /**
  * Reads a checkpoint. Also accepts a bare state dict (e.g. a backbone exported from PyTorch): its
- * keys then all land in `model`.
+ * keys then all land in `model`. `bytes`: the file's contents already read (named `path` in errors).
  */
-export function loadCheckpoint(path: string): LoadedCheckpoint {
-  const { tensors, metadata } = loadSafetensors(path);
+export function loadCheckpoint(path: string, bytes?: Uint8Array): LoadedCheckpoint {
+  const { tensors, metadata } = bytes === undefined ? loadSafetensors(path) : decodeSafetensors(bytes, path);
   const model = new Map<string, Tensor>();
   const optimizer = new Map<string, Tensor>();
   const memory = new Map<string, Tensor>();

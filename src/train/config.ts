@@ -93,6 +93,15 @@ export const TrainConfigSchema = z
      * beyond libtorch's threads, else 0 (on 2 cores a worker slowed the loop 3-7 %: measured, README).
      */
     workers: z.number().int().nonnegative().optional(),
+    /**
+     * Several processes: BatchNorm statistics over the global batch instead of each process's slice
+     * (the released code keeps them per process).
+     */
+    syncBn: z.boolean().default(false),
+    /** Several processes: gradients are averaged in buckets of about this many MiB (PyTorch DDP: 25). */
+    gradBucketMb: z.number().positive().default(25),
+    /** Several processes: send each bucket while the rest of backward runs (false: all after backward). */
+    overlapGradients: z.boolean().default(true),
     /** Backbone (or whole-model) safetensors checkpoint to start from. */
     initFrom: z.string().optional(),
     out: z.string().default('runs/odc'),

@@ -5,6 +5,7 @@
  */
 
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
+import { gatherShards } from '../distributed/data_parallel.ts';
 import type { Batch } from '../data/loader.ts';
 import { makeRng, shuffleInPlace } from '../data/rng.ts';
 import * as F from '../nn/functional.ts';
@@ -23,12 +24,16 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
   async #cluster(ctx: AlgorithmContext, round: number): Promise<Record<string, number>> {
     ctx.model.eval();
     const t0 = performance.now();
-    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers });
+    // Each process extracts and clusters its shard of the set (PCA and k-means sum over the
+    // shards); the labels are then gathered, the same on every rank.
+    const { group } = ctx;
+    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers, part: { rank: group.rank, worldSize: group.worldSize } });
     const extractS = (performance.now() - t0) / 1000;
-    const x = pcaWhitenL2(feats, ctx.cfg.pcaDim ?? 256);
-    const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed * 1000 + round });
-    this.#setLabels(Int32Array.from(km.labels.toArray()), ctx.cfg.clusters);
-    for (const t of [feats, x, km.labels, km.centroids]) t.dispose();
+    const x = pcaWhitenL2(feats, ctx.cfg.pcaDim ?? 256, group);
+    const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed * 1000 + round, group });
+    const labels = gatherShards(group, km.labels, ctx.store.n);
+    this.#setLabels(Int32Array.from(labels.toArray()), ctx.cfg.clusters);
+    for (const t of [feats, x, km.labels, labels, km.centroids]) t.dispose();
     ctx.model.head.reset();
     return { extract_s: extractS, kmeans_s: (performance.now() - t0) / 1000 - extractS, kmeans_splits: km.splits };
   }

@@ -1,6 +1,7 @@
 /** Features of a whole image store from a frozen model (eval mode, no grad, extraction pipeline). */
 import type { AugmentConfig } from '../data/augment.ts';
 import { BatchMaker } from '../data/loader.ts';
+import { shardOf } from '../distributed/data_parallel.ts';
 import type { ImageStore } from '../data/store.ts';
 import { empty } from '../tensor/creation.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
@@ -10,6 +11,8 @@ export interface ExtractLoopOptions {
   batchSize?: number;
   workers?: number;
   onBatch?: (done: number) => void;
+  /** Only this rank's contiguous shard of the store (shardOf); offsets are then within the shard. */
+  part?: { rank: number; worldSize: number };
 }
 
 /**
@@ -18,7 +21,8 @@ export interface ExtractLoopOptions {
  */
 export async function forEachBatch(store: ImageStore, cfg: AugmentConfig, sink: (images: Tensor, offset: number) => void, o: ExtractLoopOptions = {}): Promise<void> {
   const maker = new BatchMaker(store, cfg, o.workers ?? 1);
-  const order = Int32Array.from({ length: store.n }, (_, i) => i);
+  const { start, end } = shardOf(store.n, o.part?.rank ?? 0, o.part?.worldSize ?? 1);
+  const order = Int32Array.from({ length: end - start }, (_, i) => start + i);
   let done = 0;
   try {
     for await (const b of maker.batches(order, { batchSize: o.batchSize ?? 256, seeds: [0], extract: true })) {
@@ -35,15 +39,18 @@ export async function forEachBatch(store: ImageStore, cfg: AugmentConfig, sink: 
 
 /**
  * Runs `fn` over every image (in store order) and gathers its [B, D] outputs into one [N, D]
- * float32 tensor (kept: the caller disposes it). The model's train/eval mode is the caller's.
+ * float32 tensor (kept: the caller disposes it); with `part`, over this rank's shard only
+ * ([shard size, D]). The model's train/eval mode is the caller's.
  */
 export async function extractFeatures(store: ImageStore, cfg: AugmentConfig, fn: (images: Tensor) => Tensor, o: ExtractLoopOptions = {}): Promise<Tensor> {
   let out: Tensor | undefined;
+  const { start, end } = shardOf(store.n, o.part?.rank ?? 0, o.part?.worldSize ?? 1);
+  const order = { length: end - start };
   await forEachBatch(
     store, cfg,
     (images, offset) => {
       const f = fn(images).flatten(1);
-      if (out === undefined) out = keep(empty([store.n, f.size(1)]));
+      if (out === undefined) out = keep(empty([order.length, f.size(1)]));
       out.narrow(0, offset, f.size(0)).copy_(f);
     },
     o,

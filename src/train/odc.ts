@@ -6,11 +6,12 @@
  */
 
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
+import { gatherShards } from '../distributed/data_parallel.ts';
 import { OdcMemory } from '../cluster/odc_memory.ts';
 import type { Batch } from '../data/loader.ts';
 import { makeRng } from '../data/rng.ts';
 import * as F from '../nn/functional.ts';
-import { keep } from '../tensor/scope.ts';
+import { keep, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { type AlgorithmContext, type ClusterAlgorithm, type StepResult, withReplacement } from './algorithm.ts';
 import { extractFeatures } from './extract.ts';
@@ -45,17 +46,22 @@ export class OdcAlgorithm implements ClusterAlgorithm {
     // step 1: features of the whole set from the current network (eval mode: BN running stats, no dropout)
     ctx.model.eval();
     const t0 = performance.now();
-    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers });
+    // (each process extracts its shard of the set; the samples memory holds them all on every rank)
+    const { group } = ctx;
+    const part = { rank: group.rank, worldSize: group.worldSize };
+    const shard = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers, part });
+    const feats = gatherShards(group, shard, ctx.store.n);
     const extractS = (performance.now() - t0) / 1000;
-    // step 2: L2 (no PCA for ODC) and a global k-means
-    const x = pcaWhitenL2(feats, ctx.cfg.pcaDim ?? -1);
-    const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed });
-    // step 3: memories from the clustering; step 4: fresh head; step 5: loss weights
-    memory.init(feats, km.labels);
+    // step 2: L2 (no PCA for ODC) and a global k-means over the shards
+    const x = pcaWhitenL2(shard, ctx.cfg.pcaDim ?? -1, group);
+    const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed, group });
+    const labels = gatherShards(group, km.labels, ctx.store.n);
+    // step 3: memories from the clustering; step 4: fresh head (the trainer makes every rank's rank 0's); step 5: loss weights
+    memory.init(feats, labels);
     ctx.model.head.reset();
     this.#reweight(ctx);
     const info = { extract_s: extractS, kmeans_s: (performance.now() - t0) / 1000 - extractS, kmeans_splits: km.splits };
-    for (const t of [feats, x, km.labels, km.centroids]) t.dispose();
+    for (const t of [shard, feats, x, km.labels, labels, km.centroids]) t.dispose();
     return info;
   }
 
@@ -67,15 +73,25 @@ export class OdcAlgorithm implements ClusterAlgorithm {
 
   step(ctx: AlgorithmContext, batch: Batch): StepResult {
     const memory = this.memory as OdcMemory;
+    const weights = this.#weights as Tensor;
+    const { group } = ctx;
     const feature = ctx.model.feature(batch.images);
     const logits = ctx.model.head.forward(feature);
+    // The global batch (every rank's slice, in rank order) updates every rank's copy of the memories.
+    const index = group.allGatherStacked(batch.index).flatten();
+    const feats = group.allGatherStacked(feature.detach()).flatten(0, 1);
     // The loss uses the labels before this iteration's re-assignment (as the released code).
-    const target = memory.labels.indexSelect(0, batch.index);
-    const loss = F.crossEntropy(logits, target, { weight: this.#weights });
+    const globalTarget = memory.labels.indexSelect(0, index);
+    const b = batch.index.numel;
+    const target = globalTarget.narrow(0, group.rank * b, b);
+    // The weighted mean over the global batch, Σ w·ℓ / Σ w, split so that the ranks' losses
+    // average to it (each rank's Σ w·ℓ over its slice, divided by Σ w of the global batch / W).
+    const norm = weights.indexSelect(0, globalTarget).sum().div(group.worldSize);
+    const loss = F.crossEntropy(logits, target, { weight: weights, reduction: 'sum' }).div(norm);
     const t0 = performance.now();
     const warmup = ctx.cfg.memory.warmupEpochs * Math.ceil(ctx.store.n / ctx.cfg.batchSize);
     const relabel = this.#iteration >= warmup;
-    const changeRatio = memory.updateSamples(batch.index, feature.detach(), { relabel });
+    const changeRatio = memory.updateSamples(index, feats, { relabel });
     this.memoryMs += performance.now() - t0;
     return { loss, changeRatio, target, logits };
   }
@@ -88,9 +104,30 @@ export class OdcAlgorithm implements ClusterAlgorithm {
     let repaired = 0;
     if (iteration % ctx.cfg.memory.smallClusterInterval === 0) repaired = memory.dealWithSmallClusters();
     this.#repaired += repaired;
+    if (iteration % ctx.cfg.logEvery === 0) this.#checkReplicas(ctx);
     this.#reweight(ctx);
     this.memoryMs += performance.now() - t0;
     return { repaired };
+  }
+
+  /**
+   * Every rank applies the same updates to its copy of the memories, in the same order, so the
+   * copies stay equal; should floating-point results ever differ between machines, the copies
+   * would drift. The cluster sizes of all ranks are compared (every logged iteration) and, where
+   * they differ, every rank takes rank 0's memories.
+   */
+  #checkReplicas(ctx: AlgorithmContext): void {
+    const { group } = ctx;
+    if (group.worldSize === 1) return;
+    const memory = this.memory as OdcMemory;
+    const differ = tidy(() => {
+      const hi = group.allReduce(memory.counts.clone(), 'max');
+      const lo = group.allReduce(memory.counts.clone(), 'min');
+      return hi.ne(lo).any().item();
+    });
+    if (!differ) return;
+    ctx.log(`warning: the ranks' memories differ at iteration ${this.#iteration}: all take rank 0's`);
+    memory.broadcastFrom(group, 0);
   }
 
   async finish(): Promise<void> {}

@@ -9,17 +9,21 @@ import { join, resolve } from 'node:path';
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
 import { presetFor } from '../data/augment.ts';
 import { BatchMaker } from '../data/loader.ts';
+import { type Collective, singleProcess } from '../distributed/collective.ts';
+import { broadcastModule, gatherShards, padToMultiple } from '../distributed/data_parallel.ts';
 import { loadDataset } from '../data/spec.ts';
 import { type ImageStore, longTail, randomSubset } from '../data/store.ts';
 import { clusterAccuracy, clusterSizes, nmi } from '../eval/cluster_metrics.ts';
 import { writeNpy } from '../io/npy.ts';
 import { saveSafetensors, writeFileAtomic } from '../io/safetensors.ts';
+import { useSyncBatchNorm } from '../nn/layers.ts';
 import { ClusterModel } from '../models/cluster_model.ts';
 import { constantLr, cosineLr, type Schedule, stepLr } from '../optim/schedules.ts';
 import { SGD } from '../optim/sgd.ts';
 import { getNumThreads, setNumThreads } from '../runtime.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { Generator, manualSeed } from '../tensor/random.ts';
+import { tensor } from '../tensor/creation.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { AlgorithmContext, ClusterAlgorithm } from './algorithm.ts';
@@ -45,6 +49,17 @@ export interface TrainOptions {
   onIteration?: (i: IterationInfo) => void;
   /** Called with each epoch's record, before its summary line is logged. */
   onEpochEnd?: (rec: Record<string, unknown>) => void;
+  /**
+   * The processes training together (a ProcessGroup from initProcessGroup; default: this process
+   * alone). Every rank calls train() with the same config; `batchSize` is the global batch, split
+   * evenly among the ranks. Rank 0 writes the run directory; the other ranks log nothing.
+   */
+  group?: Collective;
+  /**
+   * Called on every rank whenever a checkpoint is due (rank 0 also writes it), with its tensors
+   * by name (`model.*`, `memory.*`...): live tensors, valid during the call only.
+   */
+  onCheckpoint?: (state: Map<string, Tensor>, progress: Progress) => void;
 }
 
 export interface EpochStart {
@@ -105,14 +120,22 @@ export async function loadTrainingData(cfg: TrainConfig, log: (l: string) => voi
 }
 
 export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
-  const log = o.log ?? ((l: string) => console.log(l));
+  const group = o.group ?? singleProcess;
+  const root = group.rank === 0;
+  const log = root ? (o.log ?? ((l: string) => console.log(l))) : () => {};
+  if (cfg.batchSize % group.worldSize !== 0) {
+    throw new ConfigError(`--batch-size ${cfg.batchSize} (the global batch) is not a multiple of the ${group.worldSize} processes`);
+  }
   const outDir = resolve(cfg.out);
-  mkdirSync(outDir, { recursive: true });
+  if (root) mkdirSync(outDir, { recursive: true });
   const latest = join(outDir, 'latest.safetensors');
-  const resuming = (o.resume ?? false) && existsSync(latest);
+  // Rank 0's file system decides, and its checkpoint's bytes reach every rank (no shared disk needed).
+  const resuming = agreed(group, (o.resume ?? false) && root && existsSync(latest));
   if (o.resume && !resuming) log(`no checkpoint at ${latest}: starting a fresh run`);
-  if (cfg.threads !== undefined) setNumThreads(cfg.threads);
-  cfg = { ...cfg, workers: cfg.workers ?? (availableParallelism() > getNumThreads() ? 1 : 0) };
+  // On CPU, the cores are divided among the processes of this machine.
+  const threads = cfg.threads ?? (group.localWorldSize > 1 ? Math.max(1, Math.floor(availableParallelism() / group.localWorldSize)) : undefined);
+  if (threads !== undefined) setNumThreads(threads);
+  cfg = { ...cfg, workers: cfg.workers ?? (availableParallelism() > getNumThreads() * group.localWorldSize ? 1 : 0) };
   manualSeed(cfg.seed);
 
   const store = await loadTrainingData(cfg, log);
@@ -122,18 +145,27 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
     arch: cfg.arch, width: cfg.width, stem, inChannels: store.channels, numClasses: cfg.clusters,
     neck: cfg.method === 'odc', neckDropout: cfg.neckDropout, sobel: cfg.sobel, generator: new Generator(cfg.seed),
   });
+  if (cfg.syncBn && group.worldSize > 1) useSyncBatchNorm(model, group);
+  broadcastModule(group, model);
+  // Dropout draws differ between ranks (rank 0's generator is the one checkpointed).
+  const reseedDropout = (iteration: number) => {
+    if (group.rank > 0) manualSeed(Number((BigInt(cfg.seed) * 1_000_003n + BigInt(group.rank) * 7_919n + BigInt(iteration)) % 2n ** 52n));
+  };
   const lr = cfg.lr ?? defaultLr(cfg);
+  const params = model.parameters();
   const optimizer = new SGD(model.paramGroups(), { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const algo: ClusterAlgorithm = cfg.method === 'odc' ? new OdcAlgorithm() : new DeepClusterAlgorithm();
-  const ctx: AlgorithmContext = { cfg, store, model, extractCfg: augCfg, log };
+  const ctx: AlgorithmContext = { cfg, store, model, extractCfg: augCfg, log, group };
   const schedule = scheduleOf(cfg);
   const metricsPath = join(outDir, 'metrics.jsonl');
   const record = (rec: Record<string, unknown>) => {
+    if (!root) return;
     appendFileSync(metricsPath, `${JSON.stringify(rec)}\n`);
     o.onRecord?.(rec);
   };
   log(`data: ${store.source}: ${store.n} images ${store.channels}x${store.height}x${store.width}${store.labels ? `, ${store.classNames?.length} true classes (evaluation only)` : ''}`);
-  log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${cfg.clusters} clusters, batch ${cfg.batchSize}, lr ${lr}`);
+  const perProcess = group.worldSize > 1 ? ` (${cfg.batchSize / group.worldSize} per process x ${group.worldSize} processes${cfg.syncBn ? ', synchronised BatchNorm' : ''})` : '';
+  log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${cfg.clusters} clusters, batch ${cfg.batchSize}${perProcess}, lr ${lr}`);
 
   let progress: Progress = { iteration: 0, epoch: 0, step: 0 };
   /** A mid-epoch checkpoint's running means (the epoch's and the log window's), continued on resume. */
@@ -141,7 +173,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
   let board: TrainBoard | undefined;
   try {
     if (resuming) {
-      const ck = loadCheckpoint(latest);
+      const ck = loadCheckpoint(latest, broadcastFile(group, root ? latest : undefined));
       try {
         model.loadStateDict(ck.model);
         optimizer.loadStateDict(ck.optimizer);
@@ -152,15 +184,21 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
       } finally {
         ck.dispose();
       }
+      reseedDropout(progress.iteration);
       log(`resumed from ${latest} at epoch ${progress.epoch + 1}, batch ${progress.step}, iteration ${progress.iteration}`);
-      if (existsSync(metricsPath)) trimMetrics(metricsPath, progress);
-      if (cfg.tensorboard) board = new TrainBoard(join(outDir, 'tb'), progress.iteration, { midEpoch: progress.step > 0 });
+      if (root && existsSync(metricsPath)) trimMetrics(metricsPath, progress);
+      if (cfg.tensorboard && root) board = new TrainBoard(join(outDir, 'tb'), progress.iteration, { midEpoch: progress.step > 0 });
     } else {
-      writeFileSync(metricsPath, '');
-      writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, lr }, null, 2)}\n`);
-      if (cfg.tensorboard) board = new TrainBoard(join(outDir, 'tb'));
+      if (root) {
+        writeFileSync(metricsPath, '');
+        writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, lr }, null, 2)}\n`);
+        if (cfg.tensorboard) board = new TrainBoard(join(outDir, 'tb'));
+      }
       if (cfg.initFrom !== undefined) initFrom(model, cfg.initFrom, log);
+      broadcastModule(group, model);
       const info = await algo.init(ctx);
+      broadcastModule(group, model);
+      reseedDropout(0);
       const labels = algo.labels();
       const rec = { type: 'init', ...info, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}) };
       record(rec);
@@ -171,11 +209,17 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
     // This epoch's sums so far (its record) and those since the last logged iteration (the next 'iter' record).
     let sums = zeroRunning();
     let window = { ...zeroRunning(), t: performance.now() };
-    const save = () =>
+    const save = () => {
+      if (o.onCheckpoint) {
+        const state = new Map([...[...model.stateDict()].map(([k, v]) => [`model.${k}`, v] as const), ...algo.stateDict()]);
+        o.onCheckpoint(state, progress);
+      }
+      if (!root) return;
       saveCheckpoint(latest, {
         model: model.stateDict(), optimizer: optimizer.stateDict(), memory: algo.stateDict(), progress,
         meta: { ...algo.meta(), config: cfg, ...(progress.step > 0 ? { running: { epoch: writeRunning(sums), window: writeRunning(window) } } : {}) },
       });
+    };
     const maker = new BatchMaker(store, augCfg, cfg.workers);
     const itersPerEpoch = Math.ceil(store.n / cfg.batchSize);
     const totalIters = cfg.maxIterations ?? cfg.epochs * itersPerEpoch;
@@ -185,7 +229,10 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
     try {
       for (let epoch = progress.epoch; epoch < cfg.epochs && !stopped; epoch++) {
         const resumedHere = resuming && epoch === progress.epoch && progress.step > 0;
-        const { order, info } = await algo.beginEpoch(ctx, epoch, resumedHere);
+        const begun = await algo.beginEpoch(ctx, epoch, resumedHere);
+        const { info } = begun;
+        const order = padToMultiple(begun.order, group.worldSize);
+        if (Object.keys(info).length) broadcastModule(group, model);
         if (Object.keys(info).length) record({ type: 'cluster', epoch: epoch + 1, ...info, ...algo.clusterStats() });
         const fromStep = epoch === progress.epoch ? progress.step : 0;
         // A run resumed mid-epoch continues the interrupted run's means (images and times restart: speeds are this run's).
@@ -194,22 +241,26 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         // Time of the iterations themselves (step, memory work, waiting for data), without logging and checkpoints.
         let loopMs = 0;
         const waitBefore = maker.waitMs;
+        const commBefore = group.commMs;
         // Iterations since the last logged one: what an 'iter' record, a progress line and the bar show.
         window = { ...zeroRunning(), ...carry?.window, t: performance.now() };
         const epochStart = performance.now();
         const epochInfo = { epoch: epoch + 1, epochs: cfg.epochs, itersPerEpoch, fromStep };
         o.onEpochStart?.(epochInfo);
         model.train();
-        for await (const batch of maker.batches(order, { batchSize: cfg.batchSize, seeds: [cfg.seed, epoch], fromStep, minBatch: 2 })) {
+        const part = { rank: group.rank, worldSize: group.worldSize };
+        for await (const batch of maker.batches(order, { batchSize: cfg.batchSize, seeds: [cfg.seed, epoch], fromStep, minBatch: 2, part })) {
           const tIter = performance.now();
           const factor = schedule(epoch + batch.step / itersPerEpoch);
           optimizer.setLrFactor(factor);
           const r = tidy(() => {
             const s = algo.step(ctx, batch);
             optimizer.zeroGrad();
-            s.loss.backward();
+            group.backwardAveraged(s.loss, params, { bucketBytes: cfg.gradBucketMb * 2 ** 20, overlap: cfg.overlapGradients });
             optimizer.step();
-            return { loss: s.loss.item(), change: s.changeRatio ?? Number.NaN, acc: s.logits.argmax(1).eq(s.target).float().mean().item() };
+            // The global batch's loss and pseudo-label accuracy (means of the ranks' equal slices).
+            const stats = group.allReduce(tensor(Float64Array.of(s.loss.item(), s.logits.argmax(1).eq(s.target).float().mean().item())), 'avg').toArray();
+            return { loss: stats[0], change: s.changeRatio ?? Number.NaN, acc: stats[1] };
           });
           batch.images.dispose();
           batch.index.dispose();
@@ -218,10 +269,11 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
           loopMs += performance.now() - tIter;
           itersThisRun++;
           const repaired = after.repaired ?? 0;
-          sums = { loss: sums.loss + r.loss, change: sums.change + r.change, acc: sums.acc + r.acc, n: sums.n + 1, repaired: sums.repaired + repaired, images: sums.images + batch.rows.length };
+          const images = batch.rows.length * group.worldSize;
+          sums = { loss: sums.loss + r.loss, change: sums.change + r.change, acc: sums.acc + r.acc, n: sums.n + 1, repaired: sums.repaired + repaired, images: sums.images + images };
           window = {
             ...window, loss: window.loss + r.loss, change: window.change + r.change, acc: window.acc + r.acc, repaired: window.repaired + repaired,
-            n: window.n + 1, images: window.images + batch.rows.length,
+            n: window.n + 1, images: window.images + images,
           };
           const logged = progress.iteration % cfg.logEvery === 0;
           if (logged || o.onIteration) {
@@ -265,7 +317,8 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         const epochRec = {
           type: 'epoch', epoch: epoch + 1, iteration: progress.iteration, partial, loss: sums.loss / Math.max(1, sums.n), change_ratio: sums.change / Math.max(1, sums.n),
           acc_pseudo: sums.acc / Math.max(1, sums.n), repaired: sums.repaired, wall_s: wall, img_per_s: sums.images / wall,
-          loop_s: (loopMs + maker.waitMs - waitBefore) / 1000, data_wait_s: (maker.waitMs - waitBefore) / 1000, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
+          loop_s: (loopMs + maker.waitMs - waitBefore) / 1000, data_wait_s: (maker.waitMs - waitBefore) / 1000,
+          ...(group.worldSize > 1 ? { processes: group.worldSize, comm_s: (group.commMs - commBefore) / 1000 } : {}), ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
         };
         record(epochRec);
         board?.epoch(epochRec, progress.iteration, labels, cfg.clusters);
@@ -278,10 +331,13 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
       await maker.close();
     }
     const finished = progress.epoch >= cfg.epochs;
-    if (finished) await algo.finish(ctx);
+    if (finished) {
+      await algo.finish(ctx);
+      broadcastModule(group, model);
+    }
     save();
     const quality = finished && store.labels && cfg.evalFeatures ? await featureClustering(ctx) : undefined;
-    return writeResults(outDir, latest, cfg, store, model, algo, finished, log, quality);
+    return writeResults(outDir, latest, cfg, store, model, algo, finished, log, quality, root);
   } finally {
     board?.close();
     algo.dispose();
@@ -369,11 +425,13 @@ export async function featureClustering(ctx: AlgorithmContext): Promise<{ nmi: n
   const truth = store.labels as Int32Array;
   const k = store.classNames?.length ?? Math.max(...truth) + 1;
   model.eval();
-  const feats = await extractFeatures(store, ctx.extractCfg, (x) => model.backbone.pooled(model.prepare(x)), { workers: cfg.workers });
+  const { group } = ctx;
+  const feats = await extractFeatures(store, ctx.extractCfg, (x) => model.backbone.pooled(model.prepare(x)), { workers: cfg.workers, part: { rank: group.rank, worldSize: group.worldSize } });
   const x = pcaWhitenL2(feats, -1);
-  const km = kmeans(x, { k, init: 'kmeans++', restarts: 5, seed: cfg.seed });
-  const labels = km.labels.toArray();
-  for (const t of [feats, x, km.labels, km.centroids]) t.dispose();
+  const km = kmeans(x, { k, init: 'kmeans++', restarts: 5, seed: cfg.seed, group });
+  const all = gatherShards(group, km.labels, store.n);
+  const labels = all.toArray();
+  for (const t of [feats, x, km.labels, all, km.centroids]) t.dispose();
   const r = { nmi: nmi(labels, truth), acc: clusterAccuracy(labels, truth), k };
   ctx.log(`k-means (k = ${k}) on the learned backbone features: NMI ${r.nmi.toFixed(4)}, ACC ${r.acc.toFixed(4)}`);
   return r;
@@ -381,14 +439,16 @@ export async function featureClustering(ctx: AlgorithmContext): Promise<{ nmi: n
 
 function writeResults(
   outDir: string, checkpoint: string, cfg: TrainConfig, store: ImageStore, model: ClusterModel, algo: ClusterAlgorithm, finished: boolean, log: (l: string) => void,
-  quality?: { nmi: number; acc: number; k: number },
+  quality?: { nmi: number; acc: number; k: number }, root = true,
 ): TrainResult {
   const labels = algo.labels();
-  writeNpy(join(outDir, 'labels.npy'), labels);
   const state = algo.stateDict();
   const feats = state.get('memory.features');
-  if (feats !== undefined) saveSafetensors(join(outDir, 'memory.safetensors'), state);
-  saveSafetensors(join(outDir, 'model.safetensors'), model.stateDict(), { arch: cfg.arch, method: cfg.method });
+  if (root) {
+    writeNpy(join(outDir, 'labels.npy'), labels);
+    if (feats !== undefined) saveSafetensors(join(outDir, 'memory.safetensors'), state);
+    saveSafetensors(join(outDir, 'model.safetensors'), model.stateDict(), { arch: cfg.arch, method: cfg.method });
+  }
   const summary: Record<string, unknown> = {
     method: cfg.method, dataset: store.source, images: store.n, clusters: cfg.clusters, finished,
     cluster_sizes: clusterSizes(labels, cfg.clusters),
@@ -398,7 +458,24 @@ function writeResults(
     summary.acc_labels = clusterAccuracy(labels, store.labels);
   }
   if (quality !== undefined) summary.feature_kmeans = quality;
-  writeFileAtomic(join(outDir, 'summary.json'), Buffer.from(`${JSON.stringify(summary, null, 2)}\n`));
+  if (root) writeFileAtomic(join(outDir, 'summary.json'), Buffer.from(`${JSON.stringify(summary, null, 2)}\n`));
   log(`results in ${outDir}: latest.safetensors (resumable checkpoint), model.safetensors, labels.npy${feats ? ', memory.safetensors' : ''}, metrics.jsonl, summary.json`);
   return { outDir, checkpoint, labels, summary };
+}
+
+/** Rank 0's answer, on every rank. */
+function agreed(group: Collective, mine: boolean): boolean {
+  return tidy(() => group.broadcast(tensor(Int32Array.of(mine ? 1 : 0)), 0).toArray()[0] === 1);
+}
+
+/** The bytes of rank 0's file `path`, on every rank (undefined alone: the caller reads it itself). */
+function broadcastFile(group: Collective, path: string | undefined): Uint8Array | undefined {
+  if (group.worldSize === 1) return undefined;
+  return tidy(() => {
+    const bytes = path === undefined ? undefined : readFileSync(path);
+    const size = group.broadcast(tensor(Float64Array.of(bytes?.length ?? 0)), 0).toArray()[0];
+    const buf = tensor(bytes === undefined ? new Uint8Array(size) : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+    group.broadcast(buf, 0);
+    return buf.data<Uint8Array>();
+  });
 }
