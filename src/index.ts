@@ -10,7 +10,11 @@ export { loadDataset } from './data/spec.ts';
 export type { ImageStore } from './data/store.ts';
 export { longTail, randomSubset } from './data/store.ts';
 // Multi-process collectives (c10d: TCPStore or FileStore rendezvous, a Gloo group on CPU tensors)
+// and data-parallel training (train(config, { group }))
+export { type Collective, singleProcess } from './distributed/collective.ts';
+export { broadcastModule, gatherShards, padToMultiple, shardOf } from './distributed/data_parallel.ts';
 export { type DistributedEnv, distributedEnv } from './distributed/env.ts';
+export { launchLocal } from './distributed/launch.ts';
 export {
   type FileInitOptions,
   type InitProcessGroupOptions,

@@ -234,4 +234,19 @@ describe('launching the command on several processes', { skip: !native.distribut
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
     assertTwoProcessRun(out, r.stdout);
   });
+
+  it('two torchrun agents (two "machines" on loopback, one process each) train as 2 ranks', { skip: !torchrun && "needs Debian's python3-torch" }, async () => {
+    const { freePort } = await import('../src/distributed/launch.ts');
+    const out = join(dir, 'two-nodes');
+    const port = String(await freePort());
+    // The README's two-machine commands, with 127.0.0.1 for HOST0 and one process per machine.
+    const agent = (node: number) =>
+      watch(spawn('/usr/bin/python3', ['-m', 'torch.distributed.run', '--redirects', '2', '--tee', '1', '--log_dir', join(dir, `node${node}-logs`), '--nnodes', '2',
+        '--node_rank', String(node), '--nproc_per_node', '1', '--master_addr', '127.0.0.1', '--master_port', port, '--no_python',
+        process.execPath, '--import', 'tsx', CLI, ...smallRun, '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const [n0, n1] = await Promise.all([agent(0), agent(1)]);
+    assert.equal(n0.code, 0, `${n0.stdout}\n${n0.stderr}`);
+    assert.equal(n1.code, 0, `${n1.stdout}\n${n1.stderr}`);
+    assertTwoProcessRun(out, n0.stdout);
+  });
 });

@@ -15,7 +15,7 @@ import { arange, cat, tensor, zeros } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import { aten, wrap } from '../tensor/tensor.ts';
-import { type Tensor, tensorFromIndices } from './tensor_util.ts';
+import type { Tensor } from './tensor_util.ts';
 
 export interface KMeansOptions {
   k: number;

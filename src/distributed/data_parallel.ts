@@ -45,12 +45,6 @@ export function padToMultiple(order: Int32Array, worldSize: number): Int32Array 
   return out;
 }
 
-/** Rank `rank`'s slice [start, end) of a global batch of `size` rows (size is a multiple of W). */
-export function batchSlice(size: number, rank: number, worldSize: number): { start: number; end: number } {
-  const per = size / worldSize;
-  return { start: rank * per, end: (rank + 1) * per };
-}
-
 /** Makes every rank's parameters and buffers equal to rank 0's. */
 export function broadcastModule(group: Collective, module: Module): void {
   if (group.worldSize === 1) return;

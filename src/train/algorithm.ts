@@ -1,8 +1,8 @@
 /** What the trainer needs from a clustering method (ODC or DeepCluster). */
 import type { AugmentConfig } from '../data/augment.ts';
 import type { Batch } from '../data/loader.ts';
-import type { Collective } from '../distributed/collective.ts';
 import type { ImageStore } from '../data/store.ts';
+import type { Collective } from '../distributed/collective.ts';
 import type { ClusterModel } from '../models/cluster_model.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { TrainConfig } from './config.ts';

@@ -5,9 +5,9 @@
  */
 
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
-import { gatherShards } from '../distributed/data_parallel.ts';
 import type { Batch } from '../data/loader.ts';
 import { makeRng, shuffleInPlace } from '../data/rng.ts';
+import { gatherShards } from '../distributed/data_parallel.ts';
 import * as F from '../nn/functional.ts';
 import { tensor } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';

@@ -1,8 +1,8 @@
 /** Features of a whole image store from a frozen model (eval mode, no grad, extraction pipeline). */
 import type { AugmentConfig } from '../data/augment.ts';
 import { BatchMaker } from '../data/loader.ts';
-import { shardOf } from '../distributed/data_parallel.ts';
 import type { ImageStore } from '../data/store.ts';
+import { shardOf } from '../distributed/data_parallel.ts';
 import { empty } from '../tensor/creation.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';

@@ -6,10 +6,10 @@
  */
 
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
-import { gatherShards } from '../distributed/data_parallel.ts';
 import { OdcMemory } from '../cluster/odc_memory.ts';
 import type { Batch } from '../data/loader.ts';
 import { makeRng } from '../data/rng.ts';
+import { gatherShards } from '../distributed/data_parallel.ts';
 import * as F from '../nn/functional.ts';
 import { keep, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
