@@ -4,6 +4,8 @@
  * - train: one ODC epoch as 1 process x 2 threads, and as 2 processes x 1 thread (`--nproc 2`) with
  *   the gradient allreduce overlapped with backward and sent after it: iterations/s of the training
  *   loop, the share of it spent in collectives, and the ratio to 1 x 2;
+ * - pytorch: the same epoch by ../shared/peer/odc_ref.py under DistributedDataParallel
+ *   (bench/peer_odc_ddp.py), 1 x 2 and 2 x 1, and odc's img/s over the peer's;
  * - gloo: allreduce bandwidth on loopback by message size, and the two ways of keeping ODC's
  *   samples memory in step (bench/dist_worker.ts);
  * - paper_scale: bytes each rank sends per iteration for ResNet-50 ODC (the paper's model: neck,
@@ -14,12 +16,13 @@
  * V100's ResNet-50 mixed-precision training speed), ODC_BENCH_GBIT (100).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterModel } from '../src/models/cluster_model.ts';
 import { readMetrics } from '../src/report/run_dir.ts';
-import { root } from './odc_runs.ts';
+import { checkPeer, root } from './odc_runs.ts';
+import { PYTHON } from './peer.ts';
 
 const images = Number(process.env.ODC_BENCH_N ?? 2000);
 const width = Number(process.env.ODC_BENCH_WIDTH ?? 16);
@@ -32,7 +35,7 @@ interface TrainFigures {
   comm_share: number;
 }
 
-function trainEpoch(name: string, args: string[], config: Record<string, unknown> = {}): TrainFigures {
+function trainEpoch(name: string, args: string[], config: Record<string, unknown> = {}): TrainFigures & { img_per_s: number } {
   const out = join(tmp, name);
   const cfgFile = join(tmp, `${name}.json`);
   writeFileSync(cfgFile, JSON.stringify(config));
@@ -42,15 +45,43 @@ function trainEpoch(name: string, args: string[], config: Record<string, unknown
   if (r.status !== 0) throw new Error(`${name} failed:\n${r.stderr}\n${r.stdout}`);
   const ep = readMetrics(join(out, 'metrics.jsonl')).find((x) => x.type === 'epoch') as unknown as { loop_s: number; comm_s?: number };
   const iters = Math.ceil(images / batch);
-  const f = { iters_per_s: Number((iters / ep.loop_s).toFixed(3)), comm_share: Number(((ep.comm_s ?? 0) / ep.loop_s).toFixed(3)) };
+  const f = {
+    iters_per_s: Number((iters / ep.loop_s).toFixed(3)), img_per_s: Number((images / ep.loop_s).toFixed(1)), comm_share: Number(((ep.comm_s ?? 0) / ep.loop_s).toFixed(3)),
+  };
   log(`${name}: ${f.iters_per_s} it/s, ${(f.comm_share * 100).toFixed(1)} % in collectives`);
   return f;
+}
+
+checkPeer();
+const peerDir = join(root, '..', 'shared', 'peer');
+
+/** The PyTorch peer (bench/peer_odc_ddp.py: odc_ref.py under DDP) as `world` processes of `threads` threads. */
+async function peerEpoch(name: string, world: number, threads: number): Promise<{ img_per_s: number }> {
+  const { spawn } = await import('node:child_process');
+  const { freePort } = await import('../src/distributed/launch.ts');
+  const port = String(await freePort());
+  const out = join(tmp, `${name}.json`);
+  const codes = await Promise.all(Array.from({ length: world }, (_, rank) => new Promise<{ code: number | null; err: string }>((resolve) => {
+    const c = spawn(PYTHON, [join(root, 'bench', 'peer_odc_ddp.py'), '--peer-dir', peerDir, '--limit', String(images), '--width', String(width), '--batch-size', String(batch),
+      '--num-classes', '20', '--threads', String(threads), '--json-out', out], {
+      cwd: tmp, env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port },
+    });
+    let err = '';
+    c.stderr.on('data', (d) => { err += d; });
+    c.on('exit', (code) => resolve({ code, err }));
+  })));
+  for (const [rank, c] of codes.entries()) if (c.code !== 0) throw new Error(`${name} rank ${rank} failed:\n${c.err}`);
+  const r = JSON.parse(readFileSync(out, 'utf8')) as { img_per_s: number };
+  log(`${name}: ${r.img_per_s.toFixed(1)} img/s`);
+  return { img_per_s: Number(r.img_per_s.toFixed(1)) };
 }
 
 const one = trainEpoch('1x2', ['--threads', '2']);
 const overlapped = trainEpoch('2x1_overlapped', ['--nproc', '2', '--threads', '1']);
 const after = trainEpoch('2x1_after_backward', ['--nproc', '2', '--threads', '1'], { overlapGradients: false });
 
+const peerOne = await peerEpoch('pytorch_1x2', 1, 2);
+const peerTwo = await peerEpoch('pytorch_2x1_ddp', 2, 1);
 const gloo = await runGlooPair();
 
 /** Both ranks of bench/dist_worker.ts; rank 0's JSON line. */
@@ -98,6 +129,10 @@ console.log(JSON.stringify({
   train: {
     '1x2': one, '2x1_overlapped': overlapped, '2x1_after_backward': after,
     ratio_overlapped: Number((overlapped.iters_per_s / one.iters_per_s).toFixed(3)), ratio_after_backward: Number((after.iters_per_s / one.iters_per_s).toFixed(3)),
+  },
+  pytorch: {
+    '1x2': peerOne, '2x1_ddp': peerTwo, ratio_2x1_to_1x2: Number((peerTwo.img_per_s / peerOne.img_per_s).toFixed(3)),
+    odc_to_pytorch_1x2: Number((one.img_per_s / peerOne.img_per_s).toFixed(3)), odc_to_pytorch_2x1: Number((overlapped.img_per_s / peerTwo.img_per_s).toFixed(3)),
   },
   gloo,
   paper_scale: { model_parameters: params, gpu_img_per_s: gpuImgS, network_gbit_s: Number(process.env.ODC_BENCH_GBIT ?? 100), global_batch: paperBatch, runs: paperScale },

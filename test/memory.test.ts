@@ -6,12 +6,17 @@ import { describe, it } from 'node:test';
 import { resnet18 } from '../src/models/resnet.ts';
 import * as F from '../src/nn/functional.ts';
 import { SGD } from '../src/optim/sgd.ts';
+import { getNumThreads, setNumThreads } from '../src/runtime.ts';
 import { randint, randn } from '../src/tensor/creation.ts';
 import { Generator } from '../src/tensor/random.ts';
 import { memory, tidy } from '../src/tensor/scope.ts';
 
 describe('memory over thousands of steps', () => {
   it('4,500 SGD steps of a small ResNet leave no live tensor behind and RSS flat', async () => {
+    // One thread: this network's ops are too small to share, and with the command's passive OpenMP
+    // wait policy each parallel region would wake a sleeping thread (4x slower per step, measured).
+    const threads = getNumThreads();
+    setNumThreads(1);
     const g = new Generator(0);
     const net = resnet18({ stem: 'cifar', width: 4, inChannels: 1, numClasses: 10, generator: g });
     const opt = new SGD([{ params: net.namedParameters() }], { lr: 0.01, momentum: 0.9, weightDecay: 1e-4 });
@@ -47,5 +52,6 @@ describe('memory over thousands of steps', () => {
     net.dispose();
     x.dispose();
     y.dispose();
+    setNumThreads(threads);
   });
 });

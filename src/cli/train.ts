@@ -2,7 +2,7 @@
 import type { Collective } from '../distributed/collective.ts';
 import { launchLocal } from '../distributed/launch.ts';
 import { initProcessGroup, type ProcessGroup } from '../distributed/process_group.ts';
-import { ConfigError } from '../tensor/errors.ts';
+import { ConfigError, TorchError } from '../tensor/errors.ts';
 import { mergeConfig, readConfigFile, resolveConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
 import { trainProgress } from './progress.ts';
@@ -78,6 +78,10 @@ export async function runTrain(f: TrainFlags): Promise<void> {
   let result: Awaited<ReturnType<typeof train>>;
   try {
     result = await train(cfg, { resume: f.resume, ...progress.options, group: group as Collective | undefined });
+  } catch (e) {
+    // A failed collective: name the ranks that stopped answering.
+    if (group !== undefined && e instanceof TorchError) e.message += group.diagnoseFailure();
+    throw e;
   } finally {
     progress.stop();
     group?.destroy();

@@ -169,57 +169,50 @@ export class ProcessGroup implements Collective, Disposable {
    */
   backwardAveraged(loss: Tensor, params: Tensor[], o: { bucketBytes?: number; overlap?: boolean } = {}): number {
     const group = this.#handle('allreduce (gradients)');
-    try {
-      const waited = native.backwardAllreduce(group, loss.handle, params.map((p) => p.handle), { bucketBytes: o.bucketBytes ?? 25 * 2 ** 20, overlap: o.overlap ?? true });
-      this.commMs += waited;
-      return waited;
-    } catch (e) {
-      throw this.#blame(e);
-    }
+    const waited = native.backwardAllreduce(group, loss.handle, params.map((p) => p.handle), { bucketBytes: o.bucketBytes ?? 25 * 2 ** 20, overlap: o.overlap ?? true });
+    this.commMs += waited;
+    return waited;
   }
 
   #timed<T>(f: () => T): T {
     const t0 = performance.now();
     try {
       return f();
-    } catch (e) {
-      throw this.#blame(e);
     } finally {
       this.commMs += performance.now() - t0;
     }
   }
 
-  #failures = 0;
+  #diagnosed = false;
 
   /**
-   * After a collective failed here: which members are gone. Each member whose collective fails
-   * says so through the rendezvous store; those that have not within a few seconds exited or hang
-   * (or are still waiting out their own timeout), and the error names them. A store that no longer
-   * answers has lost its server (rank 0, or torchrun's agent).
+   * After a collective failed (once per group; later calls return ''): which members are gone,
+   * as a clause to add to the error. Each member that calls it says so through the rendezvous
+   * store, then waits up to `waitMs` for the others to say so too; those that do not have exited
+   * or hang (or are still waiting out their own timeout). A store that no longer answers has lost
+   * its server (rank 0, or torchrun's agent). `odc train` adds it to the error it prints.
    */
-  #blame(e: unknown): unknown {
+  diagnoseFailure(waitMs = 3000): string {
     const store = this.#store;
-    if (!(e instanceof TorchError) || store === undefined || this.worldSize === 1) return e;
-    const round = this.#failures++;
-    const key = (r: number) => `odc/failed/${round}/${r}`;
+    if (store === undefined || this.worldSize === 1 || this.#diagnosed) return '';
+    this.#diagnosed = true;
+    const key = (r: number) => `odc/failed/${r}`;
     try {
       native.storeSet(store, key(this.rank), '1');
-      const waitMs = Math.min(3000, this.timeoutMs);
-      const deadline = performance.now() + waitMs;
+      const wait = Math.min(waitMs, this.timeoutMs);
+      const deadline = performance.now() + wait;
       let silent = Array.from({ length: this.worldSize }, (_, r) => r).filter((r) => r !== this.rank);
       const pause = new Int32Array(new SharedArrayBuffer(4));
       while (silent.length > 0 && performance.now() < deadline) {
         silent = silent.filter((r) => !native.storeCheck(store, [key(r)]));
         if (silent.length > 0) Atomics.wait(pause, 0, 0, 100);
       }
-      if (silent.length > 0) {
-        const who = silent.length === 1 ? `rank ${silent[0]}` : `ranks ${silent.join(', ')}`;
-        e.message += `; ${who} of ${this.worldSize} did not report this failure within ${waitMs / 1000} s: exited or hung`;
-      }
+      if (silent.length === 0) return '';
+      const who = silent.length === 1 ? `rank ${silent[0]}` : `ranks ${silent.join(', ')}`;
+      return `; ${who} of ${this.worldSize} did not report this failure within ${wait / 1000} s: exited or hung`;
     } catch {
-      e.message += '; the rendezvous store does not answer either: its server (rank 0, or the launcher) has probably exited';
+      return '; the rendezvous store does not answer either: its server (rank 0, or the launcher) has probably exited';
     }
-    return e;
   }
 
   /** Closes the connections and releases the store. Idempotent. */
