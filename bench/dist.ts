@@ -12,6 +12,9 @@
  *   10,000-cluster head; global batch 512) on 8 and 64 ranks, and the scaling efficiency they imply
  *   on a 100 Gb/s network at a stated per-GPU training speed.
  *
+ * Each variant runs ODC_BENCH_ROUNDS times (2), alternating odc and the peer; the fastest run of
+ * each is reported (this machine's neighbours slow single runs by up to 2x).
+ *
  * Options (env): ODC_BENCH_N (2000 images), ODC_BENCH_WIDTH (16), ODC_BENCH_GPU_IMG_S (1200: a
  * V100's ResNet-50 mixed-precision training speed), ODC_BENCH_GBIT (100).
  */
@@ -76,12 +79,20 @@ async function peerEpoch(name: string, world: number, threads: number): Promise<
   return { img_per_s: Number(r.img_per_s.toFixed(1)) };
 }
 
-const one = trainEpoch('1x2', ['--threads', '2']);
-const overlapped = trainEpoch('2x1_overlapped', ['--nproc', '2', '--threads', '1']);
-const after = trainEpoch('2x1_after_backward', ['--nproc', '2', '--threads', '1'], { overlapGradients: false });
-
-const peerOne = await peerEpoch('pytorch_1x2', 1, 2);
-const peerTwo = await peerEpoch('pytorch_2x1_ddp', 2, 1);
+/** The fastest of the rounds (the one least disturbed by whatever else shares this machine). */
+const best = <T extends { img_per_s: number }>(runs: T[]): T => runs.reduce((a, b) => (b.img_per_s > a.img_per_s ? b : a));
+const rounds = Number(process.env.ODC_BENCH_ROUNDS ?? 2);
+const runs: Record<string, (TrainFigures & { img_per_s: number })[]> = { one: [], overlapped: [], after: [] };
+const peerRuns: Record<string, { img_per_s: number }[]> = { one: [], two: [] };
+for (let r = 0; r < rounds; r++) {
+  runs.one.push(trainEpoch(`1x2_${r}`, ['--threads', '2']));
+  peerRuns.one.push(await peerEpoch(`pytorch_1x2_${r}`, 1, 2));
+  runs.overlapped.push(trainEpoch(`2x1_overlapped_${r}`, ['--nproc', '2', '--threads', '1']));
+  peerRuns.two.push(await peerEpoch(`pytorch_2x1_ddp_${r}`, 2, 1));
+  runs.after.push(trainEpoch(`2x1_after_backward_${r}`, ['--nproc', '2', '--threads', '1'], { overlapGradients: false }));
+}
+const [one, overlapped, after] = [best(runs.one), best(runs.overlapped), best(runs.after)];
+const [peerOne, peerTwo] = [best(peerRuns.one), best(peerRuns.two)];
 const gloo = await runGlooPair();
 
 /** Both ranks of bench/dist_worker.ts; rank 0's JSON line. */
@@ -125,7 +136,7 @@ const paperScale = [8, 64].map((w) => {
 });
 
 console.log(JSON.stringify({
-  bench: 'dist', cores: availableParallelism(), images, width, batch,
+  bench: 'dist', cores: availableParallelism(), images, width, batch, rounds,
   train: {
     '1x2': one, '2x1_overlapped': overlapped, '2x1_after_backward': after,
     ratio_overlapped: Number((overlapped.iters_per_s / one.iters_per_s).toFixed(3)), ratio_after_backward: Number((after.iters_per_s / one.iters_per_s).toFixed(3)),
