@@ -31,6 +31,7 @@ import { loadCheckpoint, type Progress, restoreRng, saveCheckpoint } from './che
 import { defaultLr, type TrainConfig } from './config.ts';
 import { DeepClusterAlgorithm } from './deepcluster.ts';
 import { extractFeatures } from './extract.ts';
+import { initFrom } from './init_from.ts';
 import { OdcAlgorithm } from './odc.ts';
 import { TrainBoard } from './tensorboard.ts';
 
@@ -396,24 +397,6 @@ function trimMetrics(path: string, p: Progress): void {
     return true;
   });
   writeFileAtomic(path, Buffer.from(keep.map((l) => `${l}\n`).join('')));
-}
-
-/** Loads a backbone (or a whole model) from a safetensors file for fine-tuning (paper section 3.3). */
-function initFrom(model: ClusterModel, path: string, log: (l: string) => void): void {
-  const ck = loadCheckpoint(path);
-  try {
-    const own = model.backbone.stateDict();
-    const src = new Map<string, Tensor>();
-    for (const [k, v] of ck.model) {
-      const key = k.startsWith('backbone.') ? k.slice('backbone.'.length) : k;
-      if (own.has(key)) src.set(key, v);
-    }
-    if (src.size === 0) throw new ConfigError(`--init-from ${path}: no key matches the ${model.options.arch} backbone (e.g. '${[...own.keys()][0]}')`);
-    const r = model.backbone.loadStateDict(src, { strict: false });
-    log(`initialised the backbone from ${path}: ${src.size} tensors${r.missingKeys.length ? `, ${r.missingKeys.length} missing (kept random): ${r.missingKeys.slice(0, 5).join(', ')}` : ''}`);
-  } finally {
-    ck.dispose();
-  }
 }
 
 /**
