@@ -38,8 +38,14 @@ export async function launchLocal(n: number, log: (line: string) => void = (l) =
   const args = [...process.execArgv, process.argv[1], ...withoutFlag(process.argv.slice(2), '--nproc')];
   const children: ChildProcess[] = [];
   let failure: { rank: number; status: number } | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  const running = () => children.filter((c) => c.exitCode === null && c.signalCode === null);
+  // SIGTERM first; a rank that has not gone 10 s later (hung, or stopped) gets SIGKILL.
   const stopOthers = () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    for (const c of running()) c.kill('SIGTERM');
+    killTimer ??= setTimeout(() => {
+      for (const c of running()) c.kill('SIGKILL');
+    }, 10_000);
   };
   const forward = (sig: NodeJS.Signals) => () => {
     for (const c of children) c.kill(sig);
@@ -78,6 +84,7 @@ export async function launchLocal(n: number, log: (line: string) => void = (l) =
     });
     await Promise.all(exits);
   } finally {
+    clearTimeout(killTimer);
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
   }
