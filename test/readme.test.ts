@@ -48,6 +48,7 @@ function started(cmd: string, output: string): boolean {
   // (torchrun's --tee prefixes each worker's lines with [default<rank>]:)
   if (/\btrain\b|npm start/.test(cmd)) return /^(\[default\d+\]:)?model: /m.test(output);
   if (/\beval\b/.test(cmd)) return /^features: /m.test(output);
+  if (/\bsweep\b/.test(cmd)) return /^\s+model: /m.test(output);
   if (/\bserve\b/.test(cmd)) return /^odc serve: .* at http:\/\//m.test(output);
   return false;
 }

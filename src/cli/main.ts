@@ -109,6 +109,19 @@ program
   });
 
 program
+  .command('sweep')
+  .description('train one run per point of a grid of settings (resumable), then write sweep.json, sweep.csv and metric-against-value charts')
+  .option('--config <file>', 'YAML or JSON settings every run shares')
+  .option('--set <key=values>', 'a config key (dotted: memory.centroidInterval) and comma-separated values; repeat for more keys (one value: a shared setting)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--seeds <list>', 'comma-separated seeds, each point run once per seed (default 0)')
+  .option('--out <dir>', 'the sweep folder: one run directory per point (default runs/sweep)')
+  .option('--debug', 'print stack traces of errors')
+  .action(async (opts) => {
+    const { runSweepCommand } = await import('./sweep.ts');
+    await runSweepCommand(opts);
+  });
+
+program
   .command('report')
   .description('write one self-contained HTML report of one or more runs (curves overlaid, evaluation tables, cluster galleries) plus the charts as SVG and PNG')
   .argument('<run-dirs...>', 'run directories written by odc train (several: their curves are overlaid)')
