@@ -17,6 +17,8 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { parseSet } from '../src/sweep/grid.ts';
+import { runSweep } from '../src/sweep/sweep.ts';
 import { resolveConfig } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
 import { skipNoData } from './run_fixture.ts';
@@ -117,6 +119,8 @@ async function makeFixtures(): Promise<string> {
   ] as const) {
     await train(resolveConfig({ ...tiny, ...extra, out: join(dir, 'runs', name) }), { log: () => {} });
   }
+  // A finished two-point sweep where the README's `odc report` of a sweep folder reads it.
+  await runSweep({ base: { ...tiny, subset: 300 }, axes: [parseSet('memory.centroidInterval=1,10')], out: join(dir, 'runs', 'fig4'), log: () => {} });
   return dir;
 }
 

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runReport } from '../src/report/report.ts';
 import { gridPoints, nested, parseSet } from '../src/sweep/grid.ts';
 import { runSweep } from '../src/sweep/sweep.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
@@ -47,6 +48,10 @@ describe('odc sweep', () => {
     assert.match(csv[0], /^memory\.centroidInterval,memory\.minCluster,seed,feature_nmi,/);
     assert.match(readFileSync(join(out, 'charts', 'memory.minCluster-feature_nmi.svg'), 'utf8'), /<svg[\s\S]*centroidInterval=10/);
     assert.ok(statSync(join(out, 'charts', 'memory.centroidInterval-feature_nmi.png')).size > 1000);
+    assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /<h1>Sweep: memory\.centroidInterval x memory\.minCluster<\/h1>[\s\S]*data-chart="memory\.minCluster-feature_nmi"/);
+    // odc report on the sweep folder writes the page again, to --out.
+    await runReport([out], { out: join(dir, 'sweep-report.html') });
+    assert.match(readFileSync(join(dir, 'sweep-report.html'), 'utf8'), /<td>10<\/td><td>8<\/td><td>0<\/td>/);
 
     // As if killed while training the third point: its summary is gone, the fourth never started.
     rmSync(join(first.points[2].dir, 'summary.json'));

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
 import type { ImageStore } from '../data/store.ts';
 import { writeFileAtomic } from '../io/safetensors.ts';
+import { isSweepDir, writeSweepReport } from '../sweep/sweep_report.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { buildCharts, type RenderedChart, renderChart } from './charts.ts';
 import { checkStore, loadRunStore, type RunFeatures, runFeatures } from './features.ts';
@@ -131,6 +132,12 @@ export interface ReportFlags {
 }
 
 export async function runReport(runDirs: string[], f: ReportFlags): Promise<void> {
+  // A sweep folder (odc sweep): its metric-against-value charts and table.
+  if (runDirs.length === 1 && isSweepDir(runDirs[0])) {
+    const r = await writeSweepReport(runDirs[0], f.out === undefined ? undefined : resolve(f.out));
+    console.log(`report: ${r.html} (charts as SVG and PNG in ${join(runDirs[0], 'charts')})`);
+    return;
+  }
   const r = await writeReport(runDirs, { ...f, log: (l) => console.log(l) });
   console.log(`report: ${r.html} (charts as SVG and PNG in ${dirname(r.charts[0] ?? r.html)})`);
 }

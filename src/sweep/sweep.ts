@@ -5,16 +5,15 @@
  * metrics of every point) and, per swept key and metric, a chart of the metric against the key's
  * values with one line per combination of the other keys (means over seeds).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../io/safetensors.ts';
-import { renderChart } from '../report/charts.ts';
 import { readMetrics } from '../report/run_dir.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { mergeConfig, resolveConfig, type TrainConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
 import { gridPoints, nested, type SweepAxis, type SweepPoint } from './grid.ts';
+import { writeSweepReport } from './sweep_report.ts';
 
 export interface SweepOptions {
   /** The settings every point shares (a config file's contents, flags). */
@@ -35,11 +34,6 @@ export interface SweepResult {
   points: (SweepPoint & { dir: string; skipped: boolean; metrics: PointMetrics })[];
   charts: string[];
 }
-
-const METRIC_TITLES: Record<keyof PointMetrics, string> = {
-  feature_nmi: 'NMI, k-means on the learned features', feature_acc: 'ACC, k-means on the learned features',
-  label_nmi: 'NMI of the cluster labels', label_acc: 'ACC of the cluster labels', loss: 'final epoch loss', change_ratio: 'final epoch label-change ratio',
-};
 
 function finished(dir: string): boolean {
   try {
@@ -91,51 +85,7 @@ export async function runSweep(o: SweepOptions): Promise<SweepResult> {
   const metricKeys = [...new Set(results.flatMap((r) => Object.keys(r.metrics)))] as (keyof PointMetrics)[];
   const csv = [[...keys, ...metricKeys].join(','), ...results.map((r) => [...keys.map((k) => JSON.stringify(r.settings[k])), ...metricKeys.map((m) => r.metrics[m] ?? '')].join(','))];
   writeFileAtomic(join(out, 'sweep.csv'), Buffer.from(`${csv.join('\n')}\n`));
-  const charts = await writeCharts(out, o.axes, results, metricKeys);
-  log(`sweep done: sweep.json, sweep.csv${charts.length ? ` and ${charts.length / 2} charts in ${join(out, 'charts')}` : ''}`);
-  return { out, points: results, charts };
-}
-
-/** Per swept key and metric: the metric (mean over seeds) against the key, one line per setting of the other keys. */
-async function writeCharts(out: string, axes: SweepAxis[], results: SweepResult['points'], metrics: (keyof PointMetrics)[]): Promise<string[]> {
-  const dir = join(out, 'charts');
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  for (const axis of axes) {
-    const others = axes.filter((a) => a !== axis);
-    const numeric = axis.values.every((v) => typeof v === 'number');
-    for (const metric of metrics) {
-      const groups = new Map<string, { x: unknown; line: string; sum: number; n: number }>();
-      for (const r of results) {
-        const y = r.metrics[metric];
-        if (y === undefined) continue;
-        const line = others.length ? others.map((a) => `${a.key.slice(a.key.lastIndexOf('.') + 1)}=${JSON.stringify(r.settings[a.key])}`).join(', ') : 'all';
-        const x = r.settings[axis.key];
-        const id = JSON.stringify([line, x]);
-        const g = groups.get(id) ?? { x, line, sum: 0, n: 0 };
-        g.sum += y;
-        g.n++;
-        groups.set(id, g);
-      }
-      if (groups.size === 0) continue;
-      const values = [...groups.values()].map((g) => ({ x: numeric ? g.x : JSON.stringify(g.x), y: g.sum / g.n, line: g.line }));
-      const spec: TopLevelSpec = {
-        $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-        width: 440, height: 220, background: 'white',
-        data: { values },
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 'x', type: numeric ? 'quantitative' : 'ordinal', title: axis.key, ...(numeric && axis.values.every((v) => (v as number) > 0) && Math.max(...(axis.values as number[])) / Math.min(...(axis.values as number[])) >= 100 ? { scale: { type: 'log' } } : {}) },
-          y: { field: 'y', type: 'quantitative', title: METRIC_TITLES[metric], scale: { zero: false } },
-          color: { field: 'line', type: 'nominal', title: others.map((a) => a.key).join(', ') || 'runs', legend: { orient: 'bottom' } },
-        },
-      };
-      const name = `${axis.key}-${metric}`;
-      const r = await renderChart({ name, title: `${METRIC_TITLES[metric]} against ${axis.key}`, caption: '', spec });
-      writeFileSync(join(dir, `${name}.svg`), r.svg);
-      writeFileSync(join(dir, `${name}.png`), r.png);
-      files.push(join(dir, `${name}.svg`), join(dir, `${name}.png`));
-    }
-  }
-  return files;
+  const report = await writeSweepReport(out);
+  log(`sweep done: sweep.json, sweep.csv, ${report.html} (charts as SVG and PNG in ${join(out, 'charts')})`);
+  return { out, points: results, charts: report.charts };
 }
