@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
@@ -173,7 +173,11 @@ describe('README commands', { skip: skipNoData }, () => {
     assert.ok(run.length >= 20, `${run.length} commands`);
     const failures: string[] = [];
     for (const cmd of [...new Set(run)]) {
-      const r = await runCommand(cmd, projectFolder(fixtures), 240);
+      const folder = projectFolder(fixtures);
+      // A sweep starts where a user starts it: before its folder exists (the fixture sweep there serves `odc report`).
+      const sweepOut = /\bodc sweep\b.*--out (\S+)/.exec(cmd)?.[1];
+      if (sweepOut !== undefined) rmSync(join(folder, sweepOut), { recursive: true, force: true });
+      const r = await runCommand(cmd, folder, 240);
       const how = r.stoppedAfterStart ? 'started' : r.code === 0 ? 'finished' : `exit ${r.code}`;
       t.diagnostic(`${how} in ${r.seconds.toFixed(1)} s: ${cmd}`);
       if (!r.stoppedAfterStart && r.code !== 0) failures.push(`${cmd}\n  -> ${how}:\n${r.output.split('\n').slice(-15).join('\n')}`);
