@@ -60,7 +60,7 @@ export function sweepCharts(axes: SweepAxis[], rows: SweepRow[]): Chart[] {
         encoding: {
           x: { field: 'x', type: numeric ? 'quantitative' : 'ordinal', title: axis.key, ...(logScale ? { scale: { type: 'log' } } : {}) },
           y: { field: 'y', type: 'quantitative', title: METRIC_TITLES[metric] ?? metric, scale: { zero: false } },
-          color: { field: 'line', type: 'nominal', title: others.map((a) => a.key).join(', ') || ' ', legend: { orient: 'bottom' } },
+          color: { field: 'line', type: 'nominal', title: others.map((a) => a.key).join(', ') || ' ', legend: { orient: 'bottom', columns: 2, labelLimit: 400, titleLimit: 400 } },
         },
       };
       charts.push({
