@@ -18,10 +18,11 @@
  * Options (env): ODC_BENCH_N (2000 images), ODC_BENCH_WIDTH (16), ODC_BENCH_GPU_IMG_S (1200: a
  * V100's ResNet-50 mixed-precision training speed), ODC_BENCH_GBIT (100).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../src/distributed/launch.ts';
 import { ClusterModel } from '../src/models/cluster_model.ts';
 import { readMetrics } from '../src/report/run_dir.ts';
 import { checkPeer, root } from './odc_runs.ts';
@@ -58,22 +59,25 @@ function trainEpoch(name: string, args: string[], config: Record<string, unknown
 checkPeer();
 const peerDir = join(root, '..', 'shared', 'peer');
 
+/** Runs `world` ranks of one command (each with RANK, WORLD_SIZE and `env`); every rank's stdout, or an error naming the rank that failed. */
+async function runRanks(name: string, world: number, cmd: string, args: string[], o: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<string[]> {
+  const results = await Promise.all(Array.from({ length: world }, (_, rank) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+    const c = spawn(cmd, args, { cwd: o.cwd, env: { ...process.env, ...o.env, RANK: String(rank), WORLD_SIZE: String(world) } });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { err += d; });
+    c.on('exit', (code) => resolve({ code, out, err }));
+  })));
+  for (const [rank, r] of results.entries()) if (r.code !== 0) throw new Error(`${name} rank ${rank} failed:\n${r.err}`);
+  return results.map((r) => r.out);
+}
+
 /** The PyTorch peer (bench/peer_odc_ddp.py: odc_ref.py under DDP) as `world` processes of `threads` threads. */
 async function peerEpoch(name: string, world: number, threads: number): Promise<{ img_per_s: number }> {
-  const { spawn } = await import('node:child_process');
-  const { freePort } = await import('../src/distributed/launch.ts');
-  const port = String(await freePort());
   const out = join(tmp, `${name}.json`);
-  const codes = await Promise.all(Array.from({ length: world }, (_, rank) => new Promise<{ code: number | null; err: string }>((resolve) => {
-    const c = spawn(PYTHON, [join(root, 'bench', 'peer_odc_ddp.py'), '--peer-dir', peerDir, '--limit', String(images), '--width', String(width), '--batch-size', String(batch),
-      '--num-classes', '20', '--threads', String(threads), '--json-out', out], {
-      cwd: tmp, env: { ...process.env, RANK: String(rank), WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: port },
-    });
-    let err = '';
-    c.stderr.on('data', (d) => { err += d; });
-    c.on('exit', (code) => resolve({ code, err }));
-  })));
-  for (const [rank, c] of codes.entries()) if (c.code !== 0) throw new Error(`${name} rank ${rank} failed:\n${c.err}`);
+  await runRanks(name, world, PYTHON, [join(root, 'bench', 'peer_odc_ddp.py'), '--peer-dir', peerDir, '--limit', String(images), '--width', String(width), '--batch-size', String(batch),
+    '--num-classes', '20', '--threads', String(threads), '--json-out', out], { cwd: tmp, env: { MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(await freePort()) } });
   const r = JSON.parse(readFileSync(out, 'utf8')) as { img_per_s: number };
   log(`${name}: ${r.img_per_s.toFixed(1)} img/s`);
   return { img_per_s: Number(r.img_per_s.toFixed(1)) };
@@ -97,18 +101,8 @@ const gloo = await runGlooPair();
 
 /** Both ranks of bench/dist_worker.ts; rank 0's JSON line. */
 async function runGlooPair(): Promise<Record<string, unknown>> {
-  const { spawn } = await import('node:child_process');
-  const store = join(tmp, 'gloo-store');
-  const outs = await Promise.all([0, 1].map((rank) => new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-    const c = spawn(process.execPath, ['--import', 'tsx', join(root, 'bench', 'dist_worker.ts')], { cwd: root, env: { ...process.env, RANK: String(rank), WORLD_SIZE: '2', ODC_BENCH_STORE: store } });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    c.on('exit', (code) => resolve({ code, out, err }));
-  })));
-  for (const [rank, o] of outs.entries()) if (o.code !== 0) throw new Error(`gloo rank ${rank} failed:\n${o.err}`);
-  return JSON.parse(outs[0].out.trim().split('\n').pop() as string);
+  const outs = await runRanks('gloo', 2, process.execPath, ['--import', 'tsx', join(root, 'bench', 'dist_worker.ts')], { cwd: root, env: { ODC_BENCH_STORE: join(tmp, 'gloo-store') } });
+  return JSON.parse(outs[0].trim().split('\n').pop() as string);
 }
 
 // The paper's model: ResNet-50 (ImageNet stem), ODC neck (2048 → 2048 → 256), 10,000-cluster head.

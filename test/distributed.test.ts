@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { distributedEnv, launcherStorePrefix } from '../src/distributed/env.ts';
+import { freePort } from '../src/distributed/launch.ts';
 import { initProcessGroup } from '../src/distributed/process_group.ts';
 import { native } from '../src/native/binding.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
@@ -20,15 +20,6 @@ import { ConfigError } from '../src/tensor/errors.ts';
 const WORKER = fileURLToPath(new URL('./distributed_worker.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const WORLD = 2;
-
-/** A port nobody listens on now: the kernel's pick for port 0, released. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 interface Exit {
   rank: number;

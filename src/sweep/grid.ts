@@ -53,8 +53,8 @@ export function parseSet(spec: string): SweepAxis {
   return { key, values };
 }
 
-/** The short name of a key in directory names: its last part. */
-const shortKey = (key: string) => key.slice(key.lastIndexOf('.') + 1);
+/** The short name of a key in directory names and chart legends: its last part. */
+export const shortKey = (key: string) => key.slice(key.lastIndexOf('.') + 1);
 
 const valueName = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v)).replace(/[^A-Za-z0-9.+-]+/g, '-');
 

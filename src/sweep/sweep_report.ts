@@ -10,7 +10,7 @@ import { writeFileAtomic } from '../io/safetensors.ts';
 import { type Chart, renderChart } from '../report/charts.ts';
 import { chartFigure, esc, fmt, page, table } from '../report/html.ts';
 import { ConfigError } from '../tensor/errors.ts';
-import type { SweepAxis } from './grid.ts';
+import { type SweepAxis, shortKey } from './grid.ts';
 
 const METRIC_TITLES: Record<string, string> = {
   feature_nmi: 'NMI, k-means on the learned features', feature_acc: 'ACC, k-means on the learned features',
@@ -25,8 +25,6 @@ interface SweepRow {
 
 /** Whether `dir` is a sweep folder (it has sweep.json and sweep-spec.json). */
 export const isSweepDir = (dir: string): boolean => existsSync(join(dir, 'sweep.json')) && existsSync(join(dir, 'sweep-spec.json'));
-
-const shortKey = (key: string) => key.slice(key.lastIndexOf('.') + 1);
 
 /** The metric-against-value charts of a sweep's rows. */
 export function sweepCharts(axes: SweepAxis[], rows: SweepRow[]): Chart[] {

@@ -147,7 +147,6 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
     neck: cfg.method === 'odc', neckDropout: cfg.neckDropout, sobel: cfg.sobel, generator: new Generator(cfg.seed),
   });
   if (cfg.syncBn && group.worldSize > 1) useSyncBatchNorm(model, group);
-  broadcastModule(group, model);
   // Dropout draws differ between ranks (rank 0's generator is the one checkpointed).
   const reseedDropout = (iteration: number) => {
     if (group.rank > 0) manualSeed(Number((BigInt(cfg.seed) * 1_000_003n + BigInt(group.rank) * 7_919n + BigInt(iteration)) % 2n ** 52n));
