@@ -33,8 +33,12 @@ const program = new Command('odc')
 
 program
   .command('train')
-  .description('train a backbone by ODC (default) or DeepCluster on unlabeled images; writes checkpoints, cluster labels and metrics to --out')
-  .addOption(new Option('--method <method>', 'odc or deepcluster').choices(['odc', 'deepcluster'] as const))
+  .description('train a backbone by ODC (default) or DeepCluster on unlabeled images, or by a pretext method to start them from; writes checkpoints, cluster labels and metrics to --out')
+  .addOption(
+    new Option('--method <method>', 'odc, deepcluster, or a pretext method for --init-from: rotation (predict 0/90/180/270 degrees) or npid (instance discrimination)').choices(
+      ['odc', 'deepcluster', 'rotation', 'npid'] as const,
+    ),
+  )
   .option('--dataset <spec>', 'fashion-mnist (default, Debian dataset-fashion-mnist), mnist, idx:DIR, cifar:DIR or folder:DIR')
   .addOption(new Option('--split <split>', 'which part of the dataset to train on').choices(['train', 'test', 'all'] as const))
   .option('--subset <n>', 'train on a seeded random subset of n images', int('--subset'))
@@ -44,10 +48,11 @@ program
   .addOption(new Option('--arch <arch>', 'backbone').choices(['resnet18', 'resnet34', 'resnet50', 'alexnet'] as const))
   .option('--width <n>', 'ResNet first-stage width, 64 = standard (default 16: a CPU-sized ResNet)', int('--width'))
   .addOption(new Option('--stem <stem>', 'auto: CIFAR stem up to 64 px').choices(['auto', 'cifar', 'imagenet'] as const))
-  .option('--clusters <k>', 'number of clusters K (default 100)', int('--clusters'))
-  .option('--epochs <n>', 'training epochs (default 4)', int('--epochs'))
+  .option('--clusters <k>', 'number of clusters K (default: one per 600 images, 10 to 10,000; pretext methods: of the final clustering)', int('--clusters'))
+  .option('--budget <b>', 'training budget: iterations (3750it, the default), epochs (4ep) or wall time (15m, 2h: the iterations are set from the speed of the first 20)')
+  .option('--epochs <n>', 'training budget in epochs (the same as --budget <n>ep)', int('--epochs'))
   .option('--batch-size <n>', 'images per iteration, over all processes (default 64)', int('--batch-size'))
-  .option('--lr <lr>', 'learning rate (default: ODC 0.06, DeepCluster 0.3, 0.1 with --sobel)', num('--lr'))
+  .option('--lr <lr>', 'learning rate (default: ODC 0.06, DeepCluster 0.3, 0.1 with --sobel, rotation 0.1, NPID 0.03)', num('--lr'))
   .option('--weight-decay <wd>', 'SGD weight decay (default 1e-5)', num('--weight-decay'))
   .addOption(new Option('--assign <rule>', 'ODC re-assignment: dot (released code, default: measured better) or euclidean (paper Eq. 3)').choices(['euclidean', 'dot'] as const))
   .option('--label-warmup <epochs>', 'ODC: epochs before labels are re-assigned (default 1; 0 = the paper)', num('--label-warmup'))
@@ -55,7 +60,7 @@ program
   .option('--crop-min <s>', 'smallest RandomResizedCrop area fraction (default 0.3 up to 64 px, else 0.08)', num('--crop-min'))
   .option('--pca-dim <d>', 'DeepCluster: PCA dimension with whitening, -1 for none (default 256)', int('--pca-dim'))
   .option('--sobel', 'DeepCluster: Sobel-filter the input')
-  .option('--init-from <path>', 'start from a backbone or model checkpoint (safetensors): unsupervised fine-tuning')
+  .option('--init-from <path>', 'start from the backbone of a checkpoint (safetensors: an odc run of any method, or a torchvision-keyed ResNet): unsupervised fine-tuning')
   .option('--config <file>', 'YAML or JSON file of settings (flags override it)')
   .option('--out <dir>', 'run directory (default runs/odc)')
   .option('--resume', 'continue from <out>/latest.safetensors')

@@ -8,7 +8,7 @@ import { train } from '../train/trainer.ts';
 import { trainProgress } from './progress.ts';
 
 export interface TrainFlags {
-  method?: 'odc' | 'deepcluster';
+  method?: 'odc' | 'deepcluster' | 'rotation' | 'npid';
   dataset?: string;
   split?: 'train' | 'test' | 'all';
   subset?: number;
@@ -20,6 +20,7 @@ export interface TrainFlags {
   stem?: 'auto' | 'cifar' | 'imagenet';
   clusters?: number;
   epochs?: number;
+  budget?: string;
   batchSize?: number;
   lr?: number;
   weightDecay?: number;
@@ -59,7 +60,7 @@ export async function runTrain(f: TrainFlags): Promise<void> {
   const fromFile = f.config !== undefined ? readConfigFile(f.config) : {};
   const fromFlags: Record<string, unknown> = {
     method: f.method, dataset: f.dataset, split: f.split, subset: f.subset, longTail: f.longTail, imageSize: f.imageSize,
-    onBadImage: f.onBadImage, arch: f.arch, width: f.width, stem: f.stem, clusters: f.clusters, epochs: f.epochs,
+    onBadImage: f.onBadImage, arch: f.arch, width: f.width, stem: f.stem, clusters: f.clusters, epochs: f.epochs, budget: f.budget,
     batchSize: f.batchSize, lr: f.lr, weightDecay: f.weightDecay, pcaDim: f.pcaDim, sobel: f.sobel, initFrom: f.initFrom,
     out: f.out, seed: f.seed, threads: f.threads, workers: f.workers, maxIterations: f.maxIterations,
     checkpointEvery: f.checkpointEvery, logEvery: f.logEvery, tensorboard: f.tensorboard === false ? false : undefined, syncBn: f.syncBn,

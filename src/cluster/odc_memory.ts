@@ -20,6 +20,7 @@ import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { CheckedAssigner, type CheckedAssignStats, cpuHasBf16, nearestFloat32 } from './checked_assign.ts';
+import { blendFeatures, lastOccurrence, unitRows } from './sample_bank.ts';
 import { tensorFromIndices } from './tensor_util.ts';
 import { twoMeans } from './two_means.ts';
 
@@ -53,8 +54,6 @@ export interface OdcMemoryOptions {
   scoring?: ScoringMode;
   seed?: number;
 }
-
-const EPS = 1e-10;
 
 export class OdcMemory {
   readonly length: number;
@@ -134,7 +133,7 @@ export class OdcMemory {
         if (features.size(0) !== this.length || labels.size(0) !== this.length) {
           throw new ConfigError(`memory init: ${features.size(0)} features / ${labels.size(0)} labels for a memory of ${this.length}`);
         }
-        this.features.copy_(features.div(features.norm(2, 1, true).add(EPS)));
+        this.features.copy_(unitRows(features));
         this.labels.copy_(labels);
         this.#recomputeStats();
         this.updateCentroids();
@@ -167,10 +166,8 @@ export class OdcMemory {
   updateSamples(index: Tensor, feats: Tensor, o: { relabel?: boolean } = {}): number {
     return noGrad(() =>
       tidy(() => {
-        const fn = feats.div(feats.norm(2, 1, true).add(EPS));
         const old = this.features.indexSelect(0, index);
-        const mixed = old.mul(1 - this.momentum).add(fn, this.momentum);
-        const fresh = mixed.div(mixed.norm(2, 1, true).add(EPS));
+        const fresh = blendFeatures(old, feats, this.momentum);
         const oldLabels = this.labels.indexSelect(0, index);
         const newLabels = (o.relabel ?? true) ? this.#nearest(fresh) : oldLabels;
         const changed = newLabels.ne(oldLabels).sum().item() / index.numel;
@@ -408,16 +405,4 @@ export function checkCapacity(n: number, k: number, minCluster: number): void {
       `${k} clusters x minimum size ${minCluster} = ${k * minCluster} exceeds the ${n} images; use at most ${largest} clusters (--clusters ${largest}) or a smaller --min-cluster`,
     );
   }
-}
-
-/**
- * For a batch of indices with repeats, the distinct indices and, for each, the batch row of its
- * last occurrence; [index, undefined] when there are no repeats (the common case).
- */
-function lastOccurrence(index: Tensor): [Tensor, Tensor | undefined] {
-  const ix = index.toArray();
-  const last = new Map<number, number>();
-  for (const [row, v] of ix.entries()) last.set(v, row);
-  if (last.size === ix.length) return [index, undefined];
-  return [tensorFromIndices([...last.keys()]), tensorFromIndices([...last.values()])];
 }

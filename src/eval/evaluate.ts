@@ -270,7 +270,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
           if (labels !== undefined) {
             const store = await loadTrainingData(runConfig, log);
             if (store.labels && store.n === labels.length) {
-              const s = scorePartition(labels, store.labels, runConfig.clusters);
+              const s = scorePartition(labels, store.labels, runConfig.clusters ?? Math.max(...labels) + 1);
               out.run_labels = { images: store.n, ...s };
               addRow(`${runConfig.method} labels in the checkpoint (K = ${runConfig.clusters}), ${store.n} images`, s);
               log(`checkpoint labels (K = ${runConfig.clusters}): NMI ${r4(s.nmi)}, ACC ${r4(s.acc)}`);

@@ -1,6 +1,8 @@
 /**
- * The network ODC and DeepCluster train: [Sobel] → backbone → [ODC neck] → linear head over the
- * clusters. State-dict keys follow the released code (`backbone.*`, `neck.*`, `head.fc.*`).
+ * The network every method trains: [Sobel] → backbone → [neck] → [linear head]. ODC: the ODC neck
+ * and a head over the clusters; DeepCluster: a head over the clusters on the pooled feature;
+ * rotation: a head over the 4 rotations; NPID: a linear neck to the embedding, no head.
+ * State-dict keys follow the released code (`backbone.*`, `neck.*`, `head.fc.*`).
  */
 import { Module } from '../nn/module.ts';
 import { ConfigError } from '../tensor/errors.ts';
@@ -8,6 +10,7 @@ import type { Generator } from '../tensor/random.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { AlexNet } from './alexnet.ts';
 import type { Backbone } from './backbone.ts';
+import { LinearNeck } from './linear_neck.ts';
 import { ClsHead, OdcNeck } from './odc_neck.ts';
 import { ResNet, type ResNetDepth } from './resnet.ts';
 import { Sobel } from './sobel.ts';
@@ -21,9 +24,15 @@ export interface ClusterModelOptions {
   width?: number;
   stem: 'imagenet' | 'cifar';
   inChannels: number;
+  /** Outputs of the linear head; 0: no head (NPID). */
   numClasses: number;
-  /** ODC: the fc-bn-relu-dropout-fc-relu neck to 256-d; DeepCluster: the pooled feature directly. */
-  neck: boolean;
+  /**
+   * 'odc' (or true): the fc-bn-relu-dropout-fc-relu neck to 256-d; 'linear': one linear map to
+   * `neckDim` (NPID); 'none' (or false): the pooled feature directly (DeepCluster, rotation).
+   */
+  neck: boolean | 'odc' | 'linear' | 'none';
+  /** The 'linear' neck's output size (128). */
+  neckDim?: number;
   neckDropout?: number;
   sobel?: boolean;
   generator?: Generator;
@@ -41,19 +50,30 @@ export function buildBackbone(o: Pick<ClusterModelOptions, 'arch' | 'width' | 's
 export class ClusterModel extends Module {
   readonly sobel: Sobel | undefined;
   readonly backbone: Backbone;
-  readonly neck: OdcNeck | undefined;
-  readonly head: ClsHead;
+  readonly neck: OdcNeck | LinearNeck | undefined;
+  readonly #head: ClsHead | undefined;
   readonly featureDim: number;
 
   constructor(readonly options: ClusterModelOptions) {
     super();
     this.sobel = options.sobel ? this.registerModule('sobel', new Sobel(options.inChannels)) : undefined;
     this.backbone = this.registerModule('backbone', buildBackbone({ ...options, inChannels: options.sobel ? 2 : options.inChannels }));
-    this.neck = options.neck
-      ? this.registerModule('neck', new OdcNeck({ inChannels: this.backbone.featureDim, dropout: options.neckDropout, generator: options.generator }))
-      : undefined;
+    const neck = options.neck === true ? 'odc' : options.neck === false ? 'none' : options.neck;
+    const inChannels = this.backbone.featureDim;
+    this.neck =
+      neck === 'odc'
+        ? this.registerModule('neck', new OdcNeck({ inChannels, dropout: options.neckDropout, generator: options.generator }))
+        : neck === 'linear'
+          ? this.registerModule('neck', new LinearNeck(inChannels, options.neckDim ?? 128, options.generator))
+          : undefined;
     this.featureDim = this.neck?.outChannels ?? this.backbone.featureDim;
-    this.head = this.registerModule('head', new ClsHead(this.featureDim, options.numClasses, options.generator));
+    this.#head = options.numClasses > 0 ? this.registerModule('head', new ClsHead(this.featureDim, options.numClasses, options.generator)) : undefined;
+  }
+
+  /** The linear head (every method but NPID has one). */
+  get head(): ClsHead {
+    if (this.#head === undefined) throw new ConfigError('this model has no classifier head (NPID trains its embedding against a memory bank)');
+    return this.#head;
   }
 
   /** Input after the optional Sobel filter. */

@@ -77,7 +77,8 @@ function weightsStamp(path: string): string {
 /** One unit-length feature per image of `store` (see the module comment for which features). */
 export async function runFeatures(run: RunDir, store: ImageStore, log: (l: string) => void = () => {}): Promise<RunFeatures> {
   const n = store.n;
-  if (run.method === 'odc') {
+  // The memory's features (ODC's samples memory, NPID's bank) where the run keeps them.
+  if (run.method === 'odc' || run.method === 'npid') {
     const f =
       fromFile(join(run.dir, 'memory.safetensors'), 'memory.features', n, 'the samples memory in memory.safetensors') ??
       fromFile(join(run.dir, 'latest.safetensors'), 'memory.features', n, 'the samples memory in latest.safetensors');
@@ -105,15 +106,13 @@ export async function runFeatures(run: RunDir, store: ImageStore, log: (l: strin
 }
 
 async function computeFeatures(run: RunDir, store: ImageStore, weights: string): Promise<Float32Array> {
-  const [{ presetFor }, { ClusterModel }, { loadCheckpoint }, { extractFeatures }] = await Promise.all([
-    import('../data/augment.ts'), import('../models/cluster_model.ts'), import('../train/checkpoint.ts'), import('../train/extract.ts'),
+  const [{ presetFor }, { ClusterModel }, { loadCheckpoint }, { extractFeatures }, { modelOptions }] = await Promise.all([
+    import('../data/augment.ts'), import('../models/cluster_model.ts'), import('../train/checkpoint.ts'), import('../train/extract.ts'), import('../train/methods.ts'),
   ]);
   const cfg = await runConfig(run);
   const stem = cfg.stem === 'auto' ? (store.height <= 64 ? 'cifar' : 'imagenet') : cfg.stem;
   const augCfg = presetFor(store.channels, store.height, Object.fromEntries(Object.entries(cfg.augment).filter(([, v]) => v !== undefined)));
-  const model = new ClusterModel({
-    arch: cfg.arch, width: cfg.width, stem, inChannels: store.channels, numClasses: cfg.clusters, neck: cfg.method === 'odc', neckDropout: cfg.neckDropout, sobel: cfg.sobel,
-  });
+  const model = new ClusterModel(modelOptions({ ...cfg, clusters: cfg.clusters ?? run.clusters }, { channels: store.channels, stem }));
   try {
     const ck = loadCheckpoint(weights);
     try {

@@ -32,7 +32,7 @@ export interface RunDir {
   name: string;
   /** config.json as written (the resolved TrainConfig plus the effective lr). */
   config: Record<string, unknown>;
-  method: 'odc' | 'deepcluster';
+  method: 'odc' | 'deepcluster' | 'rotation' | 'npid';
   clusters: number;
   records: MetricsRecord[];
   /** summary.json: present once training finished (or stopped by --max-iterations). */
@@ -54,7 +54,7 @@ export function loadRunDir(path: string): RunDir {
   const missing = REQUIRED.filter((f) => !existsSync(join(dir, f)));
   if (missing.length) throw new DataError(path, `not an odc run directory: ${missing.join(' and ')} missing (odc train writes them)`);
   const config = readJson(join(dir, 'config.json'));
-  const method = config.method === 'deepcluster' ? 'deepcluster' : 'odc';
+  const method = (['deepcluster', 'rotation', 'npid'] as const).find((m) => m === config.method) ?? 'odc';
   const clusters = Number(config.clusters);
   if (!Number.isInteger(clusters) || clusters < 1) throw new DataError(join(dir, 'config.json'), `'clusters' is ${config.clusters}, expected a positive integer`);
   const summaryPath = join(dir, 'summary.json');

@@ -1,14 +1,14 @@
-/** What the trainer needs from a clustering method (ODC or DeepCluster). */
+/** What the trainer needs from a method: a clustering method (ODC, DeepCluster) or a pretext method (rotation, NPID). */
 import type { AugmentConfig } from '../data/augment.ts';
 import type { Batch } from '../data/loader.ts';
 import type { ImageStore } from '../data/store.ts';
 import type { Collective } from '../distributed/collective.ts';
 import type { ClusterModel } from '../models/cluster_model.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import type { TrainConfig } from './config.ts';
+import type { RunConfig } from './budget.ts';
 
 export interface AlgorithmContext {
-  cfg: TrainConfig;
+  cfg: RunConfig;
   store: ImageStore;
   model: ClusterModel;
   extractCfg: AugmentConfig;
@@ -41,8 +41,8 @@ export interface ClusterAlgorithm {
   afterStep(ctx: AlgorithmContext, iteration: number): Record<string, number>;
   /** After the last epoch (DeepCluster clusters once more). */
   finish(ctx: AlgorithmContext): Promise<void>;
-  /** Current cluster label of every image. */
-  labels(): Int32Array;
+  /** Current cluster label of every image (pretext methods: none until their final clustering). */
+  labels(): Int32Array | undefined;
   /** Cluster-size summary for logs. */
   clusterStats(): Record<string, number>;
   /** Method state for checkpoints (live tensors) and its restoration. */

@@ -11,7 +11,8 @@ const pair = z.tuple([z.number(), z.number()]);
 
 export const TrainConfigSchema = z
   .object({
-    method: z.enum(['odc', 'deepcluster']).default('odc'),
+    /** The clustering methods (odc, deepcluster) and the pretext methods to start them from (rotation, npid). */
+    method: z.enum(['odc', 'deepcluster', 'rotation', 'npid']).default('odc'),
     /** fashion-mnist | mnist | idx:DIR | cifar:DIR | folder:DIR */
     dataset: z.string().default('fashion-mnist'),
     split: z.enum(['train', 'test', 'all']).default('train'),
@@ -27,8 +28,18 @@ export const TrainConfigSchema = z
     width: z.number().int().positive().default(16),
     /** 'auto': CIFAR stem for images up to 64 px, ImageNet stem above. */
     stem: z.enum(['auto', 'cifar', 'imagenet']).default('auto'),
-    clusters: z.number().int().positive().default(100),
-    epochs: z.number().int().nonnegative().default(4),
+    /** Default: by the number of images (budget.ts, `defaultClusters`). Pretext methods: the final clustering's K. */
+    clusters: z.number().int().positive().optional(),
+    /** The training budget in epochs (the same as budget `<n>ep`; give one of the two). */
+    epochs: z.number().int().nonnegative().optional(),
+    /**
+     * The training budget: `3750it` (iterations), `4ep` (epochs), `15m` / `2h` / `90s` (wall time,
+     * turned into iterations by timing the first ones). Default: budget.ts, `DEFAULT_ITERATIONS`.
+     */
+    budget: z
+      .string()
+      .regex(/^\d+(\.\d+)?(it|ep|s|m|h)$/, "expected a number and a unit: 'it' (iterations), 'ep' (epochs), 's', 'm' or 'h' (wall time), e.g. 3750it, 4ep, 15m")
+      .optional(),
     batchSize: z.number().int().min(2).default(64),
     lr: z.number().positive().optional(),
     momentum: z.number().min(0).default(0.9),
@@ -67,6 +78,18 @@ export const TrainConfigSchema = z
         iterations: z.number().int().positive().default(20),
         init: z.enum(['random', 'kmeans++']).default('random'),
         restarts: z.number().int().positive().default(1),
+      })
+      .prefault({}),
+    /** NPID (Wu et al., 2018): embedding size, softmax temperature, memory momentum, exact softmax or NCE. */
+    npid: z
+      .object({
+        dim: z.number().int().positive().default(128),
+        temperature: z.number().positive().default(0.07),
+        momentum: z.number().gt(0).max(1).default(0.5),
+        /** 'softmax': the exact non-parametric softmax over the whole bank; 'nce': noise-contrastive estimation. */
+        loss: z.enum(['softmax', 'nce']).default('softmax'),
+        /** NCE: negatives drawn per image (the paper's m = 4,096). */
+        negatives: z.number().int().positive().default(4096),
       })
       .prefault({}),
     /** DeepCluster PCA dimension (with whitening); -1 disables. Default: 256 for DeepCluster, -1 for ODC. */
@@ -125,9 +148,15 @@ export const TrainConfigSchema = z
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
-/** The method's learning rate when none is given: ODC 0.06, DeepCluster 0.1 (Sobel) / 0.3. */
-export function defaultLr(c: TrainConfig): number {
-  return c.method === 'odc' ? 0.06 : c.sobel ? 0.1 : 0.3;
+/**
+ * The method's learning rate when none is given: ODC 0.06, DeepCluster 0.1 (Sobel) / 0.3, rotation
+ * 0.1 (the released 0.2 at batch 128, scaled to 64), NPID 0.03 (Wu et al.).
+ */
+export function defaultLr(c: Pick<TrainConfig, 'method' | 'sobel'>): number {
+  if (c.method === 'odc') return 0.06;
+  if (c.method === 'rotation') return 0.1;
+  if (c.method === 'npid') return 0.03;
+  return c.sobel ? 0.1 : 0.3;
 }
 
 function formatIssues(err: z.ZodError, where: string): string {

@@ -44,8 +44,12 @@ export class TrainBoard {
   }
 
   /** An epoch's record (or the initial clustering's, at step 0) and the cluster sizes of `labels`. */
-  epoch(rec: Rec, step: number, labels: Int32Array, clusters: number): void {
+  epoch(rec: Rec, step: number, labels: Int32Array | undefined, clusters: number): void {
     this.#scalars(EPOCH_TAGS, rec, step);
+    if (labels === undefined) {
+      this.writer.flush();
+      return;
+    }
     const sizes = new Float64Array(clusters);
     for (const c of labels) sizes[c]++;
     let min = Number.POSITIVE_INFINITY;

@@ -10,9 +10,9 @@ import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
 import { presetFor } from '../data/augment.ts';
 import { BatchMaker } from '../data/loader.ts';
 import { loadDataset } from '../data/spec.ts';
-import { type ImageStore, longTail, randomSubset } from '../data/store.ts';
+import { type ImageStore, imageSize, longTail, randomSubset } from '../data/store.ts';
 import { type Collective, singleProcess } from '../distributed/collective.ts';
-import { broadcastModule, gatherShards, padToMultiple } from '../distributed/data_parallel.ts';
+import { broadcastModule, padToMultiple } from '../distributed/data_parallel.ts';
 import { clusterAccuracy, clusterSizes, nmi } from '../eval/cluster_metrics.ts';
 import { writeNpy } from '../io/npy.ts';
 import { saveSafetensors, writeFileAtomic } from '../io/safetensors.ts';
@@ -27,12 +27,12 @@ import { Generator, manualSeed } from '../tensor/random.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { AlgorithmContext, ClusterAlgorithm } from './algorithm.ts';
+import { parseBudget, type RunConfig, resolveRunConfig } from './budget.ts';
 import { loadCheckpoint, type Progress, restoreRng, saveCheckpoint } from './checkpoint.ts';
 import { defaultLr, type TrainConfig } from './config.ts';
-import { DeepClusterAlgorithm } from './deepcluster.ts';
-import { extractFeatures } from './extract.ts';
 import { initFrom } from './init_from.ts';
-import { OdcAlgorithm } from './odc.ts';
+import { createAlgorithm, modelOptions } from './methods.ts';
+import { kmeansOfPooled } from './pooled_kmeans.ts';
 import { TrainBoard } from './tensorboard.ts';
 
 export interface TrainOptions {
@@ -97,12 +97,16 @@ export interface TrainResult {
   summary: Record<string, unknown>;
 }
 
-function scheduleOf(c: TrainConfig): Schedule {
+/** The learning-rate schedule over `epochs` (fractional: an iteration budget may end inside an epoch). */
+function scheduleOf(c: TrainConfig, epochs: number): Schedule {
   const s = c.lrSchedule;
   if (s.type === 'step') return stepLr(s.milestones, s.gamma);
-  if (s.type === 'cosine') return cosineLr(c.epochs, s.minFactor, s.warmupEpochs);
+  if (s.type === 'cosine') return cosineLr(epochs, s.minFactor, s.warmupEpochs);
   return constantLr();
 }
+
+/** Iterations a wall-time budget spends before it fixes the run's length from their speed. */
+const CALIBRATION_ITERATIONS = 20;
 
 /** 42s, 3m07s, 1h05m. */
 export function formatDuration(seconds: number): string {
@@ -120,7 +124,9 @@ export async function loadTrainingData(cfg: TrainConfig, log: (l: string) => voi
   return store;
 }
 
-export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
+export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
+  let cfg = userCfg;
+  const tSetup = performance.now();
   const group = o.group ?? singleProcess;
   const root = group.rank === 0;
   const log = root ? (o.log ?? ((l: string) => console.log(l))) : () => {};
@@ -140,12 +146,15 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
   manualSeed(cfg.seed);
 
   const store = await loadTrainingData(cfg, log);
-  const stem = cfg.stem === 'auto' ? (store.height <= 64 ? 'cifar' : 'imagenet') : cfg.stem;
-  const augCfg = presetFor(store.channels, store.height, Object.fromEntries(Object.entries(cfg.augment).filter(([, v]) => v !== undefined)));
-  const model = new ClusterModel({
-    arch: cfg.arch, width: cfg.width, stem, inChannels: store.channels, numClasses: cfg.clusters,
-    neck: cfg.method === 'odc', neckDropout: cfg.neckDropout, sobel: cfg.sobel, generator: new Generator(cfg.seed),
-  });
+  const itersPerEpoch = Math.ceil(store.n / cfg.batchSize);
+  const budget = parseBudget(cfg, store.n);
+  /** The run's length in iterations: a wall-time budget's is settled after its first iterations (or read from its checkpoint). */
+  let totalIters = budget.iterations;
+  const epochsFor = (iters: number | undefined) => (iters === undefined ? Number.MAX_SAFE_INTEGER : Math.ceil(iters / itersPerEpoch));
+  const rc: RunConfig = resolveRunConfig(cfg, store.n, epochsFor(totalIters));
+  const stem = rc.stem === 'auto' ? (store.height <= 64 ? 'cifar' : 'imagenet') : rc.stem;
+  const augCfg = presetFor(store.channels, store.height, Object.fromEntries(Object.entries(rc.augment).filter(([, v]) => v !== undefined)));
+  const model = new ClusterModel(modelOptions(rc, { channels: store.channels, stem }, new Generator(rc.seed)));
   if (cfg.syncBn && group.worldSize > 1) useSyncBatchNorm(model, group);
   // Dropout draws differ between ranks (rank 0's generator is the one checkpointed).
   const reseedDropout = (iteration: number) => {
@@ -154,9 +163,9 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
   const lr = cfg.lr ?? defaultLr(cfg);
   const params = model.parameters();
   const optimizer = new SGD(model.paramGroups(), { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
-  const algo: ClusterAlgorithm = cfg.method === 'odc' ? new OdcAlgorithm() : new DeepClusterAlgorithm();
-  const ctx: AlgorithmContext = { cfg, store, model, extractCfg: augCfg, log, group };
-  const schedule = scheduleOf(cfg);
+  const algo: ClusterAlgorithm = createAlgorithm(rc.method);
+  const ctx: AlgorithmContext = { cfg: rc, store, model, extractCfg: augCfg, log, group };
+  let schedule = scheduleOf(cfg, totalIters === undefined ? 1 : totalIters / itersPerEpoch);
   const metricsPath = join(outDir, 'metrics.jsonl');
   const record = (rec: Record<string, unknown>) => {
     if (!root) return;
@@ -165,12 +174,19 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
   };
   log(`data: ${store.source}: ${store.n} images ${store.channels}x${store.height}x${store.width}${store.labels ? `, ${store.classNames?.length} true classes (evaluation only)` : ''}`);
   const perProcess = group.worldSize > 1 ? ` (${cfg.batchSize / group.worldSize} per process x ${group.worldSize} processes${cfg.syncBn ? ', synchronised BatchNorm' : ''})` : '';
-  log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${cfg.clusters} clusters, batch ${cfg.batchSize}${perProcess}, lr ${lr}`);
+  const clustersText = `${rc.clusters} ${rc.method === 'rotation' || rc.method === 'npid' ? 'clusters at the end' : 'clusters'}${cfg.clusters === undefined ? ' (default for this many images)' : ''}`;
+  log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${clustersText}, batch ${cfg.batchSize}${perProcess}, lr ${lr}`);
+  log(`budget: ${budget.text}`);
+  const writeConfig = () => {
+    if (root) writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...rc, epochs: epochsFor(totalIters), iterations: totalIters, lr }, null, 2)}\n`);
+  };
 
   let progress: Progress = { iteration: 0, epoch: 0, step: 0 };
   /** A mid-epoch checkpoint's running means (the epoch's and the log window's), continued on resume. */
   let carried: { epoch: Running; window: Running } | undefined;
   let board: TrainBoard | undefined;
+  /** Seconds the initial clustering took (a wall-time budget expects each DeepCluster epoch to spend as much re-clustering). */
+  let initS = 0;
   try {
     if (resuming) {
       const ck = loadCheckpoint(latest, broadcastFile(group, root ? latest : undefined));
@@ -181,6 +197,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         restoreRng(ck);
         progress = ck.progress ?? progress;
         carried = progress.step > 0 ? readRunning(ck.meta.running) : undefined;
+        if (totalIters === undefined && typeof ck.meta.budget_iterations === 'number') totalIters = ck.meta.budget_iterations;
       } finally {
         ck.dispose();
       }
@@ -191,20 +208,25 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
     } else {
       if (root) {
         writeFileSync(metricsPath, '');
-        writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...cfg, lr }, null, 2)}\n`);
+        writeConfig();
         if (cfg.tensorboard) board = new TrainBoard(join(outDir, 'tb'));
       }
       if (cfg.initFrom !== undefined) initFrom(model, cfg.initFrom, log);
       broadcastModule(group, model);
+      const tInit = performance.now();
       const info = await algo.init(ctx);
+      initS = (performance.now() - tInit) / 1000;
       broadcastModule(group, model);
       reseedDropout(0);
       const labels = algo.labels();
-      const rec = { type: 'init', ...info, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}) };
-      record(rec);
-      board?.epoch(rec, 0, labels, cfg.clusters);
-      log(`initial clustering: extract ${info.extract_s.toFixed(1)}s, k-means ${info.kmeans_s.toFixed(1)}s${store.labels ? `, NMI vs true classes ${(rec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
+      if (labels !== undefined) {
+        const rec = { type: 'init', ...info, ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}) };
+        record(rec);
+        board?.epoch(rec, 0, labels, rc.clusters);
+        log(`initial clustering: extract ${info.extract_s.toFixed(1)}s, k-means ${info.kmeans_s.toFixed(1)}s${store.labels ? `, NMI vs true classes ${(rec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
+      }
     }
+    if (totalIters !== undefined) schedule = scheduleOf(cfg, totalIters / itersPerEpoch);
 
     // This epoch's sums so far (its record) and those since the last logged iteration (the next 'iter' record).
     let sums = zeroRunning();
@@ -217,17 +239,15 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
       if (!root) return;
       saveCheckpoint(latest, {
         model: model.stateDict(), optimizer: optimizer.stateDict(), memory: algo.stateDict(), progress,
-        meta: { ...algo.meta(), config: cfg, ...(progress.step > 0 ? { running: { epoch: writeRunning(sums), window: writeRunning(window) } } : {}) },
+        meta: { ...algo.meta(), config: rc, ...(totalIters !== undefined ? { budget_iterations: totalIters } : {}), ...(progress.step > 0 ? { running: { epoch: writeRunning(sums), window: writeRunning(window) } } : {}) },
       });
     };
     const maker = new BatchMaker(store, augCfg, cfg.workers);
-    const itersPerEpoch = Math.ceil(store.n / cfg.batchSize);
-    const totalIters = cfg.maxIterations ?? cfg.epochs * itersPerEpoch;
     const tStart = performance.now();
     let itersThisRun = 0;
     let stopped = false;
     try {
-      for (let epoch = progress.epoch; epoch < cfg.epochs && !stopped; epoch++) {
+      for (let epoch = progress.epoch; epoch < epochsFor(totalIters) && progress.iteration < (totalIters ?? Number.MAX_SAFE_INTEGER) && !stopped; epoch++) {
         const resumedHere = resuming && epoch === progress.epoch && progress.step > 0;
         const begun = await algo.beginEpoch(ctx, epoch, resumedHere);
         const { info } = begun;
@@ -245,7 +265,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         // Iterations since the last logged one: what an 'iter' record, a progress line and the bar show.
         window = { ...zeroRunning(), ...carry?.window, t: performance.now() };
         const epochStart = performance.now();
-        const epochInfo = { epoch: epoch + 1, epochs: cfg.epochs, itersPerEpoch, fromStep };
+        const epochInfo = { epoch: epoch + 1, epochs: epochsFor(totalIters), itersPerEpoch, fromStep };
         o.onEpochStart?.(epochInfo);
         model.train();
         const part = { rank: group.rank, worldSize: group.worldSize };
@@ -279,7 +299,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
           if (logged || o.onIteration) {
             const now = performance.now();
             const speed = window.images / ((now - window.t) / 1000);
-            const left = Math.max(0, Math.min(totalIters, cfg.epochs * itersPerEpoch) - progress.iteration);
+            const left = Math.max(0, Math.min(totalIters ?? Number.POSITIVE_INFINITY, cfg.maxIterations ?? Number.POSITIVE_INFINITY) - progress.iteration);
             const eta = ((now - tStart) / 1000 / itersThisRun) * left;
             const loss = window.loss / window.n;
             const change = window.change / window.n;
@@ -293,7 +313,7 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
               board?.iteration(rec);
               if (o.iterationLines ?? true) {
                 log(
-                  `epoch ${epoch + 1}/${cfg.epochs} it ${batch.step + 1}/${itersPerEpoch} loss ${loss.toFixed(4)}` +
+                  `epoch ${epoch + 1}/${epochInfo.epochs} it ${batch.step + 1}/${itersPerEpoch} loss ${loss.toFixed(4)}` +
                     `${cfg.method === 'odc' ? ` change ${change.toFixed(3)}` : ''} lr ${(lr * factor).toPrecision(3)} ${speed.toFixed(1)} img/s eta ${formatDuration(eta)}`,
                 );
               }
@@ -304,7 +324,21 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
             });
             if (logged) window = { loss: 0, change: 0, acc: 0, repaired: 0, n: 0, t: performance.now(), images: 0 };
           }
-          if (progress.iteration % cfg.checkpointEvery === 0) save();
+          if (totalIters === undefined && itersThisRun === CALIBRATION_ITERATIONS) {
+            // A wall-time budget: what is left of it, at this speed (and, for DeepCluster, one re-clustering per epoch as long as the first).
+            const perIter = (performance.now() - tStart) / 1000 / itersThisRun;
+            const perEpochExtra = rc.method === 'deepcluster' ? initS : 0;
+            const left = (budget.seconds as number) - (performance.now() - tSetup) / 1000;
+            totalIters = progress.iteration + Math.max(0, Math.floor(left / (perIter + perEpochExtra / itersPerEpoch)));
+            totalIters = agreedNumber(group, totalIters);
+            schedule = scheduleOf(cfg, totalIters / itersPerEpoch);
+            epochInfo.epochs = epochsFor(totalIters);
+            log(`budget ${cfg.budget}: ${totalIters.toLocaleString('en-US')} iterations (${perIter.toFixed(3)} s each over the first ${itersThisRun}; ${(totalIters / itersPerEpoch).toFixed(1)} epochs of ${store.n.toLocaleString('en-US')} images)`);
+            writeConfig();
+          }
+          const budgetDone = totalIters !== undefined && progress.iteration >= totalIters;
+          if (progress.iteration % cfg.checkpointEvery === 0 && !budgetDone) save();
+          if (budgetDone) break;
           if (cfg.maxIterations !== undefined && progress.iteration >= cfg.maxIterations) {
             stopped = true;
             break;
@@ -312,32 +346,32 @@ export async function train(cfg: TrainConfig, o: TrainOptions = {}): Promise<Tra
         }
         const partial = stopped && progress.step < itersPerEpoch;
         if (!partial) progress = { iteration: progress.iteration, epoch: epoch + 1, step: 0 };
-        const wall = (performance.now() - epochStart) / 1000;
         const labels = algo.labels();
+        const wall = (performance.now() - epochStart) / 1000;
         const epochRec = {
           type: 'epoch', epoch: epoch + 1, iteration: progress.iteration, partial, loss: sums.loss / Math.max(1, sums.n), change_ratio: sums.change / Math.max(1, sums.n),
           acc_pseudo: sums.acc / Math.max(1, sums.n), repaired: sums.repaired, wall_s: wall, img_per_s: sums.images / wall,
           loop_s: (loopMs + maker.waitMs - waitBefore) / 1000, data_wait_s: (maker.waitMs - waitBefore) / 1000,
-          ...(group.worldSize > 1 ? { processes: group.worldSize, comm_s: (group.commMs - commBefore) / 1000 } : {}), ...algo.clusterStats(), ...(store.labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
+          ...(group.worldSize > 1 ? { processes: group.worldSize, comm_s: (group.commMs - commBefore) / 1000 } : {}), ...algo.clusterStats(), ...(store.labels && labels ? { nmi_labels: nmi(labels, store.labels) } : {}),
         };
         record(epochRec);
-        board?.epoch(epochRec, progress.iteration, labels, cfg.clusters);
+        board?.epoch(epochRec, progress.iteration, labels, rc.clusters);
         o.onEpochEnd?.(epochRec);
         log(`epoch ${epoch + 1} done in ${formatDuration(wall)}: loss ${epochRec.loss.toFixed(4)}${cfg.method === 'odc' ? ` change ${epochRec.change_ratio.toFixed(3)}` : ''}` +
-          `${store.labels ? ` NMI(labels, truth) ${(epochRec as { nmi_labels: number }).nmi_labels.toFixed(4)}` : ''}`);
+          `${'nmi_labels' in epochRec ? ` NMI(labels, truth) ${(epochRec.nmi_labels as number).toFixed(4)}` : ''}`);
         save();
       }
     } finally {
       await maker.close();
     }
-    const finished = progress.epoch >= cfg.epochs;
+    const finished = totalIters !== undefined && progress.iteration >= totalIters;
     if (finished) {
       await algo.finish(ctx);
       broadcastModule(group, model);
     }
     save();
     const quality = finished && store.labels && cfg.evalFeatures ? await featureClustering(ctx) : undefined;
-    return writeResults(outDir, latest, cfg, store, model, algo, finished, log, quality, root);
+    return writeResults(outDir, latest, rc, store, model, algo, finished, log, quality, root);
   } finally {
     board?.close();
     algo.dispose();
@@ -400,49 +434,69 @@ function trimMetrics(path: string, p: Progress): void {
 
 /**
  * How well the learned backbone features cluster: k-means with k = number of true classes on the
- * L2-normalised pooled backbone features (eval mode) of the training images; NMI and ACC.
+ * L2-normalised pooled backbone features (eval mode) of the training images; NMI and ACC. Beside
+ * it, the same k-means on the raw pixels of the same images: what the features must beat.
  */
-export async function featureClustering(ctx: AlgorithmContext): Promise<{ nmi: number; acc: number; k: number }> {
-  const { store, model, cfg } = ctx;
+export async function featureClustering(ctx: AlgorithmContext): Promise<FeatureQuality> {
+  const { store, cfg } = ctx;
   const truth = store.labels as Int32Array;
   const k = store.classNames?.length ?? Math.max(...truth) + 1;
-  model.eval();
-  const { group } = ctx;
-  const feats = await extractFeatures(store, ctx.extractCfg, (x) => model.backbone.pooled(model.prepare(x)), { workers: cfg.workers, part: { rank: group.rank, worldSize: group.worldSize } });
-  const x = pcaWhitenL2(feats, -1);
-  const km = kmeans(x, { k, init: 'kmeans++', restarts: 5, seed: cfg.seed, group });
-  const all = gatherShards(group, km.labels, store.n);
-  const labels = all.toArray();
-  for (const t of [feats, x, km.labels, all, km.centroids]) t.dispose();
-  const r = { nmi: nmi(labels, truth), acc: clusterAccuracy(labels, truth), k };
-  ctx.log(`k-means (k = ${k}) on the learned backbone features: NMI ${r.nmi.toFixed(4)}, ACC ${r.acc.toFixed(4)}`);
+  const labels = await kmeansOfPooled(ctx, k, { restarts: 5, seed: cfg.seed });
+  const pixels = pixelClustering(store, k, cfg.seed);
+  const r = { nmi: nmi(labels, truth), acc: clusterAccuracy(labels, truth), k, pixels: { nmi: nmi(pixels, truth), acc: clusterAccuracy(pixels, truth) } };
+  ctx.log(`k-means (k = ${k}) on the learned backbone features: NMI ${r.nmi.toFixed(4)}, ACC ${r.acc.toFixed(4)}; on the raw pixels of the same images: NMI ${r.pixels.nmi.toFixed(4)}, ACC ${r.pixels.acc.toFixed(4)}`);
   return r;
 }
 
+export interface FeatureQuality {
+  nmi: number;
+  acc: number;
+  k: number;
+  /** The same k-means on the images' raw pixels. */
+  pixels: { nmi: number; acc: number };
+}
+
+/** k-means (k-means++, 5 restarts) on the L2-normalised raw pixels of every image of `store`. */
+export function pixelClustering(store: ImageStore, k: number, seed: number): Int32Array {
+  return tidy(() => {
+    const x = pcaWhitenL2(tensor(store.pixels, { shape: [store.n, imageSize(store)] }).float(), -1);
+    const km = kmeans(x, { k, init: 'kmeans++', restarts: 5, seed });
+    const labels = Int32Array.from(km.labels.toArray());
+    km.centroids.dispose();
+    km.labels.dispose();
+    return labels;
+  });
+}
+
 function writeResults(
-  outDir: string, checkpoint: string, cfg: TrainConfig, store: ImageStore, model: ClusterModel, algo: ClusterAlgorithm, finished: boolean, log: (l: string) => void,
-  quality?: { nmi: number; acc: number; k: number }, root = true,
+  outDir: string, checkpoint: string, cfg: RunConfig, store: ImageStore, model: ClusterModel, algo: ClusterAlgorithm, finished: boolean, log: (l: string) => void,
+  quality?: FeatureQuality, root = true,
 ): TrainResult {
   const labels = algo.labels();
   const state = algo.stateDict();
   const feats = state.get('memory.features');
   if (root) {
-    writeNpy(join(outDir, 'labels.npy'), labels);
+    if (labels !== undefined) writeNpy(join(outDir, 'labels.npy'), labels);
     if (feats !== undefined) saveSafetensors(join(outDir, 'memory.safetensors'), state);
     saveSafetensors(join(outDir, 'model.safetensors'), model.stateDict(), { arch: cfg.arch, method: cfg.method });
   }
   const summary: Record<string, unknown> = {
     method: cfg.method, dataset: store.source, images: store.n, clusters: cfg.clusters, finished,
-    cluster_sizes: clusterSizes(labels, cfg.clusters),
+    ...(labels !== undefined ? { cluster_sizes: clusterSizes(labels, cfg.clusters) } : {}),
   };
-  if (store.labels) {
+  if (store.labels && labels !== undefined) {
     summary.nmi_labels = nmi(labels, store.labels);
     summary.acc_labels = clusterAccuracy(labels, store.labels);
   }
   if (quality !== undefined) summary.feature_kmeans = quality;
   if (root) writeFileAtomic(join(outDir, 'summary.json'), Buffer.from(`${JSON.stringify(summary, null, 2)}\n`));
-  log(`results in ${outDir}: latest.safetensors (resumable checkpoint), model.safetensors, labels.npy${feats ? ', memory.safetensors' : ''}, metrics.jsonl, summary.json`);
-  return { outDir, checkpoint, labels, summary };
+  log(`results in ${outDir}: latest.safetensors (resumable checkpoint), model.safetensors${labels !== undefined ? ', labels.npy' : ''}${feats ? ', memory.safetensors' : ''}, metrics.jsonl, summary.json`);
+  return { outDir, checkpoint, labels: labels ?? new Int32Array(0), summary };
+}
+
+/** Rank 0's number, on every rank. */
+function agreedNumber(group: Collective, mine: number): number {
+  return tidy(() => group.broadcast(tensor(Float64Array.of(mine)), 0).toArray()[0]);
 }
 
 /** Rank 0's answer, on every rank. */

@@ -1,0 +1,60 @@
+/**
+ * What the pretext methods (rotation, NPID) share: no clustering while they train, an epoch is a
+ * shuffled pass over the images, and after the last epoch the backbone's pooled features are
+ * clustered into `clusters` groups, so that every run ends with cluster labels (labels.npy).
+ */
+import type { Batch } from '../data/loader.ts';
+import { makeRng, shuffleInPlace } from '../data/rng.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import type { AlgorithmContext, ClusterAlgorithm, StepResult } from './algorithm.ts';
+import { kmeansOfPooled } from './pooled_kmeans.ts';
+
+export abstract class PretextAlgorithm implements ClusterAlgorithm {
+  #labels: Int32Array | undefined;
+  #k = 0;
+
+  async init(_ctx: AlgorithmContext): Promise<Record<string, number>> {
+    return {};
+  }
+
+  async beginEpoch(ctx: AlgorithmContext, epoch: number): Promise<{ order: Int32Array; info: Record<string, number> }> {
+    const order = Int32Array.from({ length: ctx.store.n }, (_, i) => i);
+    return { order: shuffleInPlace(order, makeRng(ctx.cfg.seed, epoch, 0x9e)), info: {} };
+  }
+
+  abstract step(ctx: AlgorithmContext, batch: Batch): StepResult;
+
+  afterStep(_ctx: AlgorithmContext, _iteration: number): Record<string, number> {
+    return {};
+  }
+
+  async finish(ctx: AlgorithmContext): Promise<void> {
+    this.#k = ctx.cfg.clusters;
+    this.#labels = await kmeansOfPooled(ctx, this.#k, { restarts: 1, seed: ctx.cfg.seed, iterations: ctx.cfg.kmeans.iterations });
+  }
+
+  /** Undefined until finish() has clustered the features. */
+  labels(): Int32Array | undefined {
+    return this.#labels;
+  }
+
+  clusterStats(): Record<string, number> {
+    if (this.#labels === undefined) return {};
+    const counts = new Array(this.#k).fill(0);
+    for (const c of this.#labels) counts[c]++;
+    const s = counts.sort((a, b) => a - b);
+    return { empty: s.filter((v) => v === 0).length, min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
+  }
+
+  stateDict(): Map<string, Tensor> {
+    return new Map();
+  }
+
+  loadStateDict(_ctx: AlgorithmContext, _state: Map<string, Tensor>, _meta: Record<string, unknown>): void {}
+
+  meta(): Record<string, unknown> {
+    return {};
+  }
+
+  dispose(): void {}
+}
