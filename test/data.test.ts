@@ -82,6 +82,12 @@ describe('datasets', () => {
     assert.ok(s.pixels[16 * 16 * 3 + 2 * 256] > 200); // blue plane of the dog
     assert.match(warnings[0], /broken\.png: unreadable image/);
     await assert.rejects(loadFolder(d, { size: 16, onError: 'fail' }), /broken\.png: unreadable image/);
+    // No size given: the median shorter side of the readable images (20 and 30 px: the upper median), at most 64.
+    assert.equal((await loadFolder(d, { warn: () => {} })).height, 30);
+    const big = join(dir, 'one-large-image');
+    mkdirSync(big);
+    writeFileSync(join(big, 'a.png'), await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toBuffer());
+    assert.equal((await loadFolder(big)).height, 64);
   });
 
   it('a folder too big for one typed array fails before decoding, naming the sizes and the way out', async () => {

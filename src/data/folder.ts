@@ -25,7 +25,7 @@ function listImages(dir: string): string[] {
 }
 
 export interface FolderOptions {
-  /** Side of the square images after resizing (default 64). */
+  /** Side of the square images after resizing (default: the images' median shorter side, at most 64). */
   size?: number;
   /** 3 (RGB, default) or 1 (grayscale). */
   channels?: 1 | 3;
@@ -61,6 +61,30 @@ export function checkDecodedSize(dir: string, images: number, channels: number, 
   );
 }
 
+/** Largest side a folder's images are resized to by default (a CPU-sized input; larger: --image-size). */
+export const MAX_DEFAULT_SIDE = 64;
+
+/**
+ * The side images are resized to when none is given: the median shorter side of up to 64 of them
+ * (spread over the folder; read from the headers, not decoded), between 8 and MAX_DEFAULT_SIDE px.
+ * Small images (28 px, 32 px) keep their own size instead of being enlarged.
+ */
+async function nativeSide(files: readonly string[], sharp: typeof import('sharp').default): Promise<number> {
+  const step = Math.max(1, Math.floor(files.length / 64));
+  const sides: number[] = [];
+  for (let i = 0; i < files.length && sides.length < 64; i += step) {
+    try {
+      const m = await sharp(files[i]).metadata();
+      if (m.width && m.height) sides.push(Math.min(m.width, m.height));
+    } catch {
+      // An unreadable file is reported (or fails the load) when it is decoded.
+    }
+  }
+  if (sides.length === 0) return MAX_DEFAULT_SIDE;
+  sides.sort((a, b) => a - b);
+  return Math.min(MAX_DEFAULT_SIDE, Math.max(8, sides[Math.floor(sides.length / 2)]));
+}
+
 export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<ImageStore> {
   let st: ReturnType<typeof statSync>;
   try {
@@ -69,13 +93,13 @@ export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<Im
     throw new DataError(dir, 'dataset folder does not exist');
   }
   if (!st.isDirectory()) throw new DataError(dir, 'not a folder');
-  const size = o.size ?? 64;
   const channels = o.channels ?? 3;
   const files = listImages(dir);
   if (files.length === 0) throw new DataError(dir, `no image files (${[...EXTENSIONS].join(', ')}) in this folder`);
-  checkDecodedSize(dir, files.length, channels, size, Math.min(o.maxBytes ?? MAX_PIXEL_BYTES, MAX_PIXEL_BYTES));
   // Loaded here, not at import: libvips is needed only by folder datasets.
   const { default: sharp } = await import('sharp');
+  const size = o.size ?? (await nativeSide(files, sharp));
+  checkDecodedSize(dir, files.length, channels, size, Math.min(o.maxBytes ?? MAX_PIXEL_BYTES, MAX_PIXEL_BYTES));
   const decoded: (Uint8Array | undefined)[] = new Array(files.length);
   const plane = size * size;
   let next = 0;

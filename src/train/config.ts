@@ -20,8 +20,8 @@ export const TrainConfigSchema = z
     subset: z.number().int().positive().optional(),
     /** Long-tail subsampling: largest/smallest class ratio (1..64), needs labels. */
     longTail: z.number().min(1).max(64).optional(),
-    /** Folder datasets: side images are resized to. */
-    imageSize: z.number().int().min(8).default(64),
+    /** Folder datasets: side images are resized to (default: their median shorter side, at most 64). */
+    imageSize: z.number().int().min(8).optional(),
     onBadImage: z.enum(['skip', 'fail']).default('skip'),
     arch: z.enum(['resnet18', 'resnet34', 'resnet50', 'alexnet']).default('resnet18'),
     /** ResNet first-stage width (64 = standard) / AlexNet widths × width/64. */

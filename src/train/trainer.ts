@@ -151,7 +151,7 @@ export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise
   /** The run's length in iterations: a wall-time budget's is settled after its first iterations (or read from its checkpoint). */
   let totalIters = budget.iterations;
   const epochsFor = (iters: number | undefined) => (iters === undefined ? Number.MAX_SAFE_INTEGER : Math.ceil(iters / itersPerEpoch));
-  const rc: RunConfig = resolveRunConfig(cfg, store.n, epochsFor(totalIters));
+  const rc: RunConfig = resolveRunConfig(cfg, store, epochsFor(totalIters));
   const stem = rc.stem === 'auto' ? (store.height <= 64 ? 'cifar' : 'imagenet') : rc.stem;
   const augCfg = presetFor(store.channels, store.height, Object.fromEntries(Object.entries(rc.augment).filter(([, v]) => v !== undefined)));
   const model = new ClusterModel(modelOptions(rc, { channels: store.channels, stem }, new Generator(rc.seed)));
