@@ -125,6 +125,12 @@ describe('data-parallel training on Gloo (2 processes x 1 thread)', { skip: !nat
     disposeAll(states);
   });
 
+  it('NPID: both ranks update the same memory bank from the global batch and keep the same weights', async () => {
+    const states = await trainRanks(2, config(join(dir, 'npid2'), { method: 'npid', maxIterations: 6 }));
+    assertSame(states[0], states[1], [...params(states[0]), 'memory.features']);
+    disposeAll(states);
+  });
+
   // Training this small network is chaotic: two 1-process runs that differ only in their thread
   // count (float rounding) drift apart by 1e-6 after 2 iterations, 1e-3 after 6 and 10 % after 8
   // (measured). The comparisons below therefore stop early, where rounding explains at most 1e-4

@@ -51,6 +51,8 @@ function started(cmd: string, output: string): boolean {
   if (/\btrain\b|npm start/.test(cmd)) return /^(\[default\d+\]:)?model: /m.test(output);
   if (/\beval\b/.test(cmd)) return /^features: /m.test(output);
   if (/\bsweep\b/.test(cmd)) return /^\s+model: /m.test(output);
+  // (exp:table4 prefixes each run's lines with the run's name)
+  if (/exp:table4/.test(cmd)) return /^\[rotation\] model: /m.test(output);
   if (/\bserve\b/.test(cmd)) return /^odc serve: .* at http:\/\//m.test(output);
   return false;
 }
