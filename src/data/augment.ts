@@ -204,13 +204,17 @@ function shiftHue(x: Float32Array, offset: number, plane: number, shift: number)
     h = h / 6 + shift;
     h -= Math.floor(h);
     const s = d / max;
-    const v = max;
-    const k = (n: number) => (n + h * 6) % 6;
-    const f = (n: number) => v - v * s * Math.max(0, Math.min(k(n), 4 - k(n), 1));
-    x[offset + i] = f(5);
-    x[offset + plane + i] = f(3);
-    x[offset + 2 * plane + i] = f(1);
+    // HSV to RGB (no closures in this per-pixel loop: a transpiler may wrap each one in a call that names it).
+    x[offset + i] = hsvChannel(5, h, s, max);
+    x[offset + plane + i] = hsvChannel(3, h, s, max);
+    x[offset + 2 * plane + i] = hsvChannel(1, h, s, max);
   }
+}
+
+/** One channel of HSV → RGB: n = 5 (red), 3 (green), 1 (blue). */
+function hsvChannel(n: number, h: number, s: number, v: number): number {
+  const k = (n + h * 6) % 6;
+  return v - v * s * Math.max(0, Math.min(k, 4 - k, 1));
 }
 
 /**

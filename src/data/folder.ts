@@ -11,7 +11,7 @@ import type { ImageStore } from './store.ts';
 
 const EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
 
-function listImages(dir: string): string[] {
+export function listImages(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
@@ -127,13 +127,15 @@ export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<Im
   const pixels = new Uint8Array(keep.length * channels * plane);
   for (const [r, i] of keep.entries()) pixels.set(decoded[i] as Uint8Array, r * channels * plane);
   const paths = keep.map((i) => files[i]);
-  const rel = paths.map((p) => relative(dir, p).split(sep));
-  let labels: Int32Array | undefined;
-  let classNames: string[] | undefined;
-  if (rel.every((parts) => parts.length >= 2)) {
-    classNames = [...new Set(rel.map((parts) => parts[0]))].sort();
-    const id = new Map(classNames.map((c, k) => [c, k]));
-    labels = Int32Array.from(rel, (parts) => id.get(parts[0]) as number);
-  }
+  const { labels, classNames } = folderLabels(dir, paths);
   return { pixels, n: keep.length, channels, height: size, width: size, labels, classNames, paths, source: `folder:${dir}` };
+}
+
+/** Labels from first-level sub-folder names (sorted, as torchvision's ImageFolder) when every image sits in one. */
+export function folderLabels(dir: string, paths: readonly string[]): { labels?: Int32Array; classNames?: string[] } {
+  const rel = paths.map((p) => relative(dir, p).split(sep));
+  if (!rel.every((parts) => parts.length >= 2)) return {};
+  const classNames = [...new Set(rel.map((parts) => parts[0]))].sort();
+  const id = new Map(classNames.map((c, k) => [c, k]));
+  return { labels: Int32Array.from(rel, (parts) => id.get(parts[0]) as number), classNames };
 }

@@ -1,0 +1,102 @@
+/**
+ * One encoded image → one cropped image, per sample (stream_loader.ts runs these in worker
+ * threads). libvips (sharp) decodes, crops, resizes and flips; the batch of crops then gets the
+ * rotation, colour jitter, grayscale and normalisation as tensor ops (tensor_augment.ts). The
+ * parameters are drawn as augment.ts draws them, so both paths draw from the same distributions.
+ *
+ * The random-resized crop is made by resizing the whole image so that the crop box becomes S x S,
+ * then cutting the box out: when that factor is 1/2 or less, libjpeg decodes at 1/2, 1/4 or 1/8
+ * scale (shrink-on-load) instead of decoding every pixel and throwing most away. A box smaller
+ * than S (an enlargement) is cut first and then resized.
+ */
+import { open, readFile } from 'node:fs/promises';
+import type sharpType from 'sharp';
+import { type AugmentConfig, drawParams, type ImageParams } from '../augment.ts';
+import type { Rng } from '../rng.ts';
+
+/** Where an encoded image is: a file, or a byte range of one (a tar shard member). */
+export interface Located {
+  path: string;
+  offset?: number;
+  size?: number;
+}
+
+let sharpModule: typeof sharpType | undefined;
+async function sharp(): Promise<typeof sharpType> {
+  if (sharpModule === undefined) {
+    sharpModule = (await import('sharp')).default;
+    // One libvips thread per image: the parallelism is the worker threads'.
+    sharpModule.concurrency(1);
+  }
+  return sharpModule;
+}
+
+export async function readLocated(l: Located): Promise<Buffer> {
+  if (l.offset === undefined || l.size === undefined) return readFile(l.path);
+  const fh = await open(l.path, 'r');
+  try {
+    const b = Buffer.allocUnsafe(l.size);
+    await fh.read(b, 0, l.size, l.offset);
+    return b;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** CHW planes of an S x S RGB image from libvips' interleaved output. */
+function planar(hwc: Buffer, s: number): Uint8Array {
+  const plane = s * s;
+  const out = new Uint8Array(3 * plane);
+  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[c * plane + p] = hwc[p * 3 + c];
+  return out;
+}
+
+/** What the tensor stage still applies to a decoded crop (tensor_augment.ts). */
+export type PostParams = Pick<ImageParams, 'angle' | 'jitter' | 'gray'>;
+
+/**
+ * Random-resized crop and flip of one image by libvips: [3, S, S] uint8 planes, and the rest of
+ * its drawn parameters (rotation, jitter, grayscale) for the tensor stage.
+ */
+export async function trainCrop(buf: Buffer, cfg: AugmentConfig, rng: Rng): Promise<{ pixels: Uint8Array; post: PostParams }> {
+  const s = cfg.size;
+  const lib = await sharp();
+  const meta = await lib(buf).metadata();
+  const width = meta.width ?? 0;
+  const height = meta.height ?? 0;
+  if (width < 1 || height < 1) throw new Error('no image dimensions in the header');
+  const p = drawParams({ pixels: new Uint8Array(0), channels: 3, height, width }, cfg, rng);
+  const [top, left, ch, cw] = p.crop;
+  const fx = s / cw;
+  const fy = s / ch;
+  let img = lib(buf, { failOn: 'error' }).removeAlpha().toColourspace('srgb');
+  if (fx <= 1 && fy <= 1) {
+    const rw = Math.max(s, Math.round(width * fx));
+    const rh = Math.max(s, Math.round(height * fy));
+    img = img
+      .resize(rw, rh, { fit: 'fill' })
+      .extract({ left: Math.min(rw - s, Math.round(left * fx)), top: Math.min(rh - s, Math.round(top * fy)), width: s, height: s });
+  } else {
+    img = img.extract({ left, top, width: cw, height: ch }).resize(s, s, { fit: 'fill' });
+  }
+  if (p.flip) img = img.flop();
+  const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3 || info.width !== s || info.height !== s) throw new Error(`decoded ${info.width}x${info.height}x${info.channels}`);
+  return { pixels: planar(data, s), post: { angle: p.angle, jitter: p.jitter, gray: p.gray } };
+}
+
+/** The extraction crop: shorter side to S/0.875, centre crop S (Resize + CenterCrop): [3, S, S] uint8 planes. */
+export async function extractCrop(buf: Buffer, size: number): Promise<Uint8Array> {
+  const big = Math.round(size / 0.875);
+  const off = Math.floor((big - size) / 2);
+  const lib = await sharp();
+  const { data, info } = await lib(buf, { failOn: 'error' })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .resize(big, big, { fit: 'cover' })
+    .extract({ left: off, top: off, width: size, height: size })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels`);
+  return planar(data, size);
+}

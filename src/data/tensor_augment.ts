@@ -1,0 +1,113 @@
+/**
+ * The augmentation after the crop, as tensor ops over a whole batch: rotation (one affine warp by
+ * grid sampling), colour jitter in each image's own order, random grayscale and normalisation.
+ * It computes what augment.ts's per-pixel loops compute for an image already cropped and flipped
+ * (the streaming loader's libvips output), on the engine's threads (or a GPU) instead of one
+ * JavaScript thread per worker.
+ */
+
+import { tensorFromIndices } from '../cluster/tensor_util.ts';
+import * as F from '../nn/functional.ts';
+import { cat, stack, tensor, where } from '../tensor/creation.ts';
+import { tidy } from '../tensor/scope.ts';
+import type { Tensor } from '../tensor/tensor.ts';
+import type { AugmentConfig, ImageParams } from './augment.ts';
+
+type Jitter = Pick<ImageParams, 'angle' | 'jitter' | 'gray'>;
+
+/** Per-image factors as a [B, 1, 1, 1] tensor. */
+const perImage = (v: number[]): Tensor => tensor(Float32Array.from(v), { shape: [v.length, 1, 1, 1] });
+
+/** Luma of [B, 3, S, S] images: [B, 1, S, S]. */
+function luma(x: Tensor): Tensor {
+  return x.select(1, 0).mul(0.299).add(x.select(1, 1).mul(0.587)).add(x.select(1, 2).mul(0.114)).unsqueeze(1);
+}
+
+/** Rotation by each image's angle about its centre; zero where the rotated frame leaves the image, edges clamped inside. */
+function rotate(x: Tensor, angles: number[]): Tensor {
+  if (angles.every((a) => a === 0)) return x;
+  const [b, c, h, w] = x.shape;
+  const theta = tensor(
+    Float32Array.from(angles.flatMap((a) => {
+      const r = (a * Math.PI) / 180;
+      return [Math.cos(r), Math.sin(r), 0, -Math.sin(r), Math.cos(r), 0];
+    })),
+    { shape: [b, 2, 3] },
+  );
+  const grid = F.affineGrid(theta, [b, c, h, w], false);
+  const inside = grid.abs().max(3)[0].le(1).unsqueeze(1);
+  return F.gridSample(x, grid, { padding: 'border', alignCorners: false }).mul(inside.float());
+}
+
+function hueShift(x: Tensor, shift: Tensor): Tensor {
+  const [r, g, b] = [0, 1, 2].map((c) => x.select(1, c));
+  const max = x.max(1)[0];
+  const min = x.min(1)[0];
+  const d = max.sub(min);
+  const safe = where(d.gt(0), d, d.add(1));
+  let h = where(max.eq(r), g.sub(b).div(safe), where(max.eq(g), b.sub(r).div(safe).add(2), r.sub(g).div(safe).add(4)));
+  h = h.div(6).add(shift.squeeze(1));
+  h = h.sub(h.floor());
+  const s = d.div(where(max.gt(0), max, max.add(1)));
+  const channel = (n: number) => {
+    const k = h.mul(6).add(n).remainder(6);
+    return max.sub(max.mul(s).mul(k.minimum(k.neg().add(4)).clamp(0, 1)));
+  };
+  const rgb = stack([channel(5), channel(3), channel(1)], 1);
+  return where(d.gt(0).unsqueeze(1), rgb, x);
+}
+
+/** One jitter operation (0 brightness, 1 contrast, 2 saturation, 3 hue) on images [G, C, S, S] with their own factors. */
+function jitterOp(y: Tensor, op: number, ps: Jitter[]): Tensor {
+  const c = y.size(1);
+  if (op === 0) return ps.every((p) => p.jitter.b === 1) ? y : y.mul(perImage(ps.map((p) => p.jitter.b))).clamp(0, 1);
+  if (op === 1) {
+    if (ps.every((p) => p.jitter.c === 1)) return y;
+    const mean = (c === 3 ? luma(y) : y).mean([1, 2, 3], true);
+    const f = perImage(ps.map((p) => p.jitter.c));
+    return y.mul(f).add(mean.mul(f.neg().add(1))).clamp(0, 1);
+  }
+  if (c !== 3) return y; // saturation and hue need colour
+  if (op === 2) {
+    if (ps.every((p) => p.jitter.s === 1)) return y;
+    const f = perImage(ps.map((p) => p.jitter.s));
+    return y.mul(f).add(luma(y).mul(f.neg().add(1))).clamp(0, 1);
+  }
+  return ps.every((p) => p.jitter.h === 0) ? y : hueShift(y, perImage(ps.map((p) => p.jitter.h)));
+}
+
+/**
+ * x: [B, C, S, S] in [0, 1] (cropped and flipped). Applies each image's rotation, its four
+ * jitter operations in its own order (images are grouped by order, each operation runs once per
+ * image), its grayscale draw, then the normalisation of `cfg`.
+ */
+export function augmentTensor(x: Tensor, params: Jitter[], cfg: Pick<AugmentConfig, 'mean' | 'std'>): Tensor {
+  return tidy(() => {
+    const c = x.size(1);
+    let y = rotate(x, params.map((p) => p.angle));
+    const groups = new Map<string, number[]>();
+    for (const [i, p] of params.entries()) {
+      const key = p.jitter.order.join();
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    }
+    const parts: Tensor[] = [];
+    const rows: number[] = [];
+    for (const ix of groups.values()) {
+      let g = groups.size === 1 ? y : y.indexSelect(0, tensorFromIndices(ix));
+      const ps = ix.map((i) => params[i]);
+      for (const op of ps[0].jitter.order) g = jitterOp(g, op, ps);
+      parts.push(g);
+      rows.push(...ix);
+    }
+    if (groups.size === 1) y = parts[0];
+    else {
+      const back = new Array<number>(rows.length);
+      for (const [k, r] of rows.entries()) back[r] = k;
+      y = cat(parts).indexSelect(0, tensorFromIndices(back));
+    }
+    if (c === 3 && params.some((p) => p.gray)) y = where(perImage(params.map((p) => (p.gray ? 1 : 0))).gt(0), luma(y).expandAs(y), y);
+    const mean = tensor(Float32Array.from({ length: c }, (_, i) => cfg.mean[i] ?? cfg.mean[0]), { shape: [1, c, 1, 1] });
+    const std = tensor(Float32Array.from({ length: c }, (_, i) => cfg.std[i] ?? cfg.std[0]), { shape: [1, c, 1, 1] });
+    return y.sub(mean).div(std);
+  });
+}
