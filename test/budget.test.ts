@@ -28,7 +28,7 @@ describe('budget', () => {
     assert.deepEqual([b({ budget: '15m' }).iterations, b({ budget: '15m' }).seconds, b({ budget: '2h' }).seconds, b({ budget: '90s' }).seconds], [undefined, 900, 7200, 90]);
     assert.equal(b({}, 5000).iterations, DEFAULT_ITERATIONS);
     assert.equal(b({}, 60000).iterations, DEFAULT_ITERATIONS);
-    assert.match(b({}, 5000).text, /^3,750 iterations \(the default budget; 47\.5 epochs of 5,000 images\)$/);
+    assert.match(b({}, 5000).text, /^3,752 iterations \(the default budget; 47\.5 epochs of 5,000 images\)$/);
   });
 
   it('refuses two budgets, and budgets without a unit (naming the key)', () => {

@@ -25,7 +25,7 @@ import { skipNoData } from './run_fixture.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** What a project folder needs for npm and npx to run the package from it. */
-const LINKED = ['package.json', 'package-lock.json', 'node_modules', 'bin', 'dist', 'build', 'src', 'scripts', 'configs', 'native', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json'];
+const LINKED = ['package.json', 'package-lock.json', 'node_modules', 'bin', 'dist', 'build', 'src', 'scripts', 'bench', 'configs', 'native', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json'];
 /** Debian's python3-torch, whose torchrun the README shows (not installed by set-up). */
 const hasTorchrun = spawnSync('/usr/bin/python3', ['-c', 'import torch.distributed.run'], { stdio: 'ignore' }).status === 0;
 /** Commands not run here, with the reason. */
