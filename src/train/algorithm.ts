@@ -53,6 +53,14 @@ export interface ClusterAlgorithm {
   dispose(): void;
 }
 
+/** Cluster-size summary of `labels` over k clusters (the methods without incremental counts). */
+export function sizeSummary(labels: ArrayLike<number>, k: number): Record<string, number> {
+  const counts = new Array<number>(k).fill(0);
+  for (let i = 0; i < labels.length; i++) counts[labels[i]]++;
+  const s = counts.sort((a, b) => a - b);
+  return { empty: s.filter((v) => v === 0).length, min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
+}
+
 /** Sampling with replacement: N draws of [0, N) (the released ODC sampler). */
 export function withReplacement(n: number, rng: { int(lo: number, hi: number): number }): Int32Array {
   const out = new Int32Array(n);

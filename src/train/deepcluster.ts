@@ -13,7 +13,7 @@ import { tensor } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import type { AlgorithmContext, ClusterAlgorithm, StepResult } from './algorithm.ts';
+import { type AlgorithmContext, type ClusterAlgorithm, type StepResult, sizeSummary } from './algorithm.ts';
 import { extractFeatures } from './extract.ts';
 
 export class DeepClusterAlgorithm implements ClusterAlgorithm {
@@ -98,10 +98,7 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
   }
 
   clusterStats(): Record<string, number> {
-    const counts = new Array(this.#k).fill(0);
-    for (const c of this.#labels ?? []) counts[c]++;
-    const s = [...counts].sort((a, b) => a - b);
-    return { empty: s.filter((v) => v === 0).length, min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
+    return sizeSummary(this.#labels ?? [], this.#k);
   }
 
   /**

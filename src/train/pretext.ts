@@ -6,7 +6,7 @@
 import type { Batch } from '../data/loader.ts';
 import { makeRng, shuffleInPlace } from '../data/rng.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import type { AlgorithmContext, ClusterAlgorithm, StepResult } from './algorithm.ts';
+import { type AlgorithmContext, type ClusterAlgorithm, type StepResult, sizeSummary } from './algorithm.ts';
 import { kmeansOfPooled } from './pooled_kmeans.ts';
 
 export abstract class PretextAlgorithm implements ClusterAlgorithm {
@@ -39,11 +39,7 @@ export abstract class PretextAlgorithm implements ClusterAlgorithm {
   }
 
   clusterStats(): Record<string, number> {
-    if (this.#labels === undefined) return {};
-    const counts = new Array(this.#k).fill(0);
-    for (const c of this.#labels) counts[c]++;
-    const s = counts.sort((a, b) => a - b);
-    return { empty: s.filter((v) => v === 0).length, min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
+    return this.#labels === undefined ? {} : sizeSummary(this.#labels, this.#k);
   }
 
   stateDict(): Map<string, Tensor> {

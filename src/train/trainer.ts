@@ -442,8 +442,12 @@ export async function featureClustering(ctx: AlgorithmContext): Promise<FeatureQ
   const truth = store.labels as Int32Array;
   const k = store.classNames?.length ?? Math.max(...truth) + 1;
   const labels = await kmeansOfPooled(ctx, k, { restarts: 5, seed: cfg.seed });
-  const pixels = pixelClustering(store, k, cfg.seed);
-  const r = { nmi: nmi(labels, truth), acc: clusterAccuracy(labels, truth), k, pixels: { nmi: nmi(pixels, truth), acc: clusterAccuracy(pixels, truth) } };
+  // Only the rank that writes the summary needs the pixel baseline (every rank holds all the pixels).
+  const pixels = ctx.group.rank === 0 ? pixelClustering(store, k, cfg.seed) : undefined;
+  const r = {
+    nmi: nmi(labels, truth), acc: clusterAccuracy(labels, truth), k,
+    pixels: pixels === undefined ? { nmi: Number.NaN, acc: Number.NaN } : { nmi: nmi(pixels, truth), acc: clusterAccuracy(pixels, truth) },
+  };
   ctx.log(`k-means (k = ${k}) on the learned backbone features: NMI ${r.nmi.toFixed(4)}, ACC ${r.acc.toFixed(4)}; on the raw pixels of the same images: NMI ${r.pixels.nmi.toFixed(4)}, ACC ${r.pixels.acc.toFixed(4)}`);
   return r;
 }
