@@ -78,6 +78,8 @@ function runCommand(cmd: string, cwd: string, limitS: number, env: NodeJS.Proces
     };
     const timer = setTimeout(stop, limitS * 1000);
     const onData = (d: Buffer) => {
+      // What a run prints after it was seen to start comes from a process being killed by this test.
+      if (stoppedAfterStart) return;
       output += d.toString();
       if (!stoppedAfterStart && started(cmd, output)) {
         stoppedAfterStart = true;
