@@ -6,7 +6,8 @@ export * from './cluster/kmeans.ts';
 export * from './cluster/odc_memory.ts';
 export { type TwoMeansOptions, twoMeans } from './cluster/two_means.ts';
 export { type AugmentConfig, augmentBatch, extractBatch, presetFor } from './data/augment.ts';
-export { loadDataset } from './data/spec.ts';
+export { type BatchSource, batchSource, type ImageSet, isStreamed, type StreamedSet } from './data/image_set.ts';
+export { loadDataset, loadImageSet } from './data/spec.ts';
 export type { ImageStore } from './data/store.ts';
 export { longTail, randomSubset } from './data/store.ts';
 // Multi-process collectives (c10d: TCPStore or FileStore rendezvous, a Gloo group on CPU tensors)
@@ -58,4 +59,4 @@ export type { AlgorithmContext, ClusterAlgorithm, StepResult } from './train/alg
 export { resolveConfig, type TrainConfig, type TrainConfigInput } from './train/config.ts';
 export { DeepClusterAlgorithm } from './train/deepcluster.ts';
 export { OdcAlgorithm } from './train/odc.ts';
-export { loadTrainingData, type TrainOptions, type TrainResult, train } from './train/trainer.ts';
+export { loadTrainingSet, type TrainOptions, type TrainResult, train } from './train/trainer.ts';

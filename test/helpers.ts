@@ -1,7 +1,10 @@
 /** Shared test helpers: numeric closeness, leak checks, fixtures, finite-difference gradients. */
 import assert from 'node:assert/strict';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { pack } from 'tar-stream';
 import { loadSafetensors, memory, noGrad, type Tensor, tensor, tidy } from '../src/index.ts';
 
 export const FIXTURES = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures');
@@ -68,4 +71,13 @@ export function gradCheck(f: (x: Tensor) => Tensor, x: Tensor, eps = 1e-6): numb
     });
     return worst;
   });
+}
+
+/** A tar file of the given members (name, body), as tar-stream writes them. */
+export async function writeTar(path: string, members: [string, Buffer | string][]): Promise<void> {
+  const tar = pack();
+  const done = pipeline(tar, createWriteStream(path));
+  for (const [name, body] of members) tar.entry({ name }, body);
+  tar.finalize();
+  await done;
 }

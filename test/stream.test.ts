@@ -4,30 +4,21 @@
  * the number of worker threads, and a corrupt JPEG inside a shard reported by shard and key.
  */
 import assert from 'node:assert/strict';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
-import { pack } from 'tar-stream';
 import { type JpegFixture, writeJpegFixture } from '../scripts/jpeg_fixture.ts';
 import { presetFor } from '../src/data/augment.ts';
 import { DataError } from '../src/data/errors.ts';
 import { folderSource, shardSource } from '../src/data/stream/sources.ts';
 import { StreamBatchMaker } from '../src/data/stream/stream_loader.ts';
 import { indexTar } from '../src/data/stream/tar_index.ts';
+import { writeTar } from './helpers.ts';
 import { skipNoData } from './run_fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'odc-stream-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function writeTar(path: string, members: [string, Buffer | string][]): Promise<void> {
-  const tar = pack();
-  const done = pipeline(tar, createWriteStream(path));
-  for (const [name, body] of members) tar.entry({ name }, body);
-  tar.finalize();
-  await done;
-}
 
 describe('tar index', () => {
   it('finds every member at its offset from the headers, long (pax) names included', async () => {

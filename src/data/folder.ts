@@ -65,24 +65,25 @@ export function checkDecodedSize(dir: string, images: number, channels: number, 
 export const MAX_DEFAULT_SIDE = 64;
 
 /**
- * The side images are resized to when none is given: the median shorter side of up to 64 of them
- * (spread over the folder; read from the headers, not decoded), between 8 and MAX_DEFAULT_SIDE px.
- * Small images (28 px, 32 px) keep their own size instead of being enlarged.
+ * The side images are resized to when none is given: the median shorter side of up to 64 of the n
+ * images (spread over the set; read from the headers, not decoded), between 8 and `max` px. Small
+ * images (28 px, 32 px) keep their own size instead of being enlarged.
  */
-async function nativeSide(files: readonly string[], sharp: typeof import('sharp').default): Promise<number> {
-  const step = Math.max(1, Math.floor(files.length / 64));
+export async function medianShorterSide(n: number, input: (i: number) => Promise<string | Buffer>, max: number): Promise<number> {
+  const { default: sharp } = await import('sharp');
+  const step = Math.max(1, Math.floor(n / 64));
   const sides: number[] = [];
-  for (let i = 0; i < files.length && sides.length < 64; i += step) {
+  for (let i = 0; i < n && sides.length < 64; i += step) {
     try {
-      const m = await sharp(files[i]).metadata();
+      const m = await sharp(await input(i)).metadata();
       if (m.width && m.height) sides.push(Math.min(m.width, m.height));
     } catch {
       // An unreadable file is reported (or fails the load) when it is decoded.
     }
   }
-  if (sides.length === 0) return MAX_DEFAULT_SIDE;
+  if (sides.length === 0) return max;
   sides.sort((a, b) => a - b);
-  return Math.min(MAX_DEFAULT_SIDE, Math.max(8, sides[Math.floor(sides.length / 2)]));
+  return Math.min(max, Math.max(8, sides[Math.floor(sides.length / 2)]));
 }
 
 export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<ImageStore> {
@@ -98,7 +99,7 @@ export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<Im
   if (files.length === 0) throw new DataError(dir, `no image files (${[...EXTENSIONS].join(', ')}) in this folder`);
   // Loaded here, not at import: libvips is needed only by folder datasets.
   const { default: sharp } = await import('sharp');
-  const size = o.size ?? (await nativeSide(files, sharp));
+  const size = o.size ?? (await medianShorterSide(files.length, async (i) => files[i], MAX_DEFAULT_SIDE));
   checkDecodedSize(dir, files.length, channels, size, Math.min(o.maxBytes ?? MAX_PIXEL_BYTES, MAX_PIXEL_BYTES));
   const decoded: (Uint8Array | undefined)[] = new Array(files.length);
   const plane = size * size;

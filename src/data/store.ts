@@ -39,22 +39,26 @@ export function selectRows(s: ImageStore, rows: ArrayLike<number>, source = s.so
   return { ...s, pixels, n: rows.length, labels, paths, source };
 }
 
+/** The rows of a seeded random subset of `size` of n images (sorted by index, so order stays stable). */
+export function subsetRows(n: number, size: number, seed: number): Int32Array {
+  if (!Number.isInteger(size) || size < 1) throw new ConfigError(`Expected positive integer for subset size but received ${size}`);
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  shuffleInPlace(all, makeRng(seed));
+  return all.subarray(0, Math.min(size, n)).sort();
+}
+
 /** A seeded random subset of `size` images (sorted by original index, so order stays stable). */
 export function randomSubset(s: ImageStore, size: number, seed: number): ImageStore {
-  if (!Number.isInteger(size) || size < 1) throw new ConfigError(`Expected positive integer for subset size but received ${size}`);
+  const rows = subsetRows(s.n, size, seed);
   if (size >= s.n) return s;
-  const rng = makeRng(seed);
-  const all = Int32Array.from({ length: s.n }, (_, i) => i);
-  shuffleInPlace(all, rng);
-  const rows = all.subarray(0, size).sort();
   return selectRows(s, rows, `${s.source} (random subset of ${size}, seed ${seed})`);
 }
 
 /**
- * A long-tailed subsample (the paper's Figure 6): class sizes decay geometrically from the largest
- * to the smallest so that largest/smallest = `ratio` (1..64). Needs labels.
+ * The rows of a long-tailed subsample (the paper's Figure 6): class sizes decay geometrically from
+ * the largest to the smallest so that largest/smallest = `ratio` (1..64). Needs labels.
  */
-export function longTail(s: ImageStore, ratio: number, seed: number): ImageStore {
+export function longTailRows(s: Pick<ImageStore, 'n' | 'labels' | 'classNames' | 'source'>, ratio: number, seed: number): number[] {
   if (!s.labels || !s.classNames) throw new ConfigError(`long-tail subsampling needs labelled data; ${s.source} has no labels`);
   if (!(ratio >= 1 && ratio <= 64)) throw new ConfigError(`Expected long-tail ratio in [1, 64] but received ${ratio}`);
   const k = s.classNames.length;
@@ -72,6 +76,10 @@ export function longTail(s: ImageStore, ratio: number, seed: number): ImageStore
     shuffleInPlace(members, rng);
     rows.push(...members.subarray(0, keep));
   }
-  rows.sort((a, b) => a - b);
-  return selectRows(s, rows, `${s.source} (long tail ${ratio}:1, seed ${seed})`);
+  return rows.sort((a, b) => a - b);
+}
+
+/** A long-tailed subsample of a labelled store (longTailRows). */
+export function longTail(s: ImageStore, ratio: number, seed: number): ImageStore {
+  return selectRows(s, longTailRows(s, ratio, seed), `${s.source} (long tail ${ratio}:1, seed ${seed})`);
 }

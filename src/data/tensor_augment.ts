@@ -82,6 +82,31 @@ function jitterOp(y: Tensor, op: number, ps: Jitter[]): Tensor {
  * image), its grayscale draw, then the normalisation of `cfg`.
  */
 export function augmentTensor(x: Tensor, params: Jitter[], cfg: Pick<AugmentConfig, 'mean' | 'std'>): Tensor {
+  return tidy(() => normalize(jitter(x, params), cfg));
+}
+
+/**
+ * The extraction pipeline on [B, C, S, S] images in [0, 1]: bilinear resize to S/0.875 (pixel
+ * centres, edges clamped), centre crop S, normalisation: augment.ts's extractBatch as tensor ops.
+ */
+export function extractTensor(x: Tensor, cfg: Pick<AugmentConfig, 'size' | 'mean' | 'std'>): Tensor {
+  return tidy(() => {
+    const s = cfg.size;
+    const big = Math.round(s / 0.875);
+    const off = Math.floor((big - s) / 2);
+    const y = F.interpolate(x, [big, big], 'bilinear', false).narrow(2, off, s).narrow(3, off, s);
+    return normalize(y, cfg);
+  });
+}
+
+function normalize(y: Tensor, cfg: Pick<AugmentConfig, 'mean' | 'std'>): Tensor {
+  const c = y.size(1);
+  const mean = tensor(Float32Array.from({ length: c }, (_, i) => cfg.mean[i] ?? cfg.mean[0]), { shape: [1, c, 1, 1] });
+  const std = tensor(Float32Array.from({ length: c }, (_, i) => cfg.std[i] ?? cfg.std[0]), { shape: [1, c, 1, 1] });
+  return y.sub(mean).div(std);
+}
+
+function jitter(x: Tensor, params: Jitter[]): Tensor {
   return tidy(() => {
     const c = x.size(1);
     let y = rotate(x, params.map((p) => p.angle));
@@ -106,8 +131,6 @@ export function augmentTensor(x: Tensor, params: Jitter[], cfg: Pick<AugmentConf
       y = cat(parts).indexSelect(0, tensorFromIndices(back));
     }
     if (c === 3 && params.some((p) => p.gray)) y = where(perImage(params.map((p) => (p.gray ? 1 : 0))).gt(0), luma(y).expandAs(y), y);
-    const mean = tensor(Float32Array.from({ length: c }, (_, i) => cfg.mean[i] ?? cfg.mean[0]), { shape: [1, c, 1, 1] });
-    const std = tensor(Float32Array.from({ length: c }, (_, i) => cfg.std[i] ?? cfg.std[0]), { shape: [1, c, 1, 1] });
-    return y.sub(mean).div(std);
+    return y;
   });
 }

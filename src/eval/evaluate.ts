@@ -7,9 +7,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { presetFor } from '../data/augment.ts';
+import { type ImageSet, isStreamed, rowsOf, subsetOf } from '../data/image_set.ts';
 import { makeRng, shuffleInPlace } from '../data/rng.ts';
-import { loadDataset } from '../data/spec.ts';
-import { type ImageStore, randomSubset, selectRows } from '../data/store.ts';
+import { isStreamSpec, loadImageSet } from '../data/spec.ts';
+import type { ImageStore } from '../data/store.ts';
 import { writeFileAtomic } from '../io/safetensors.ts';
 import { CONV_TAPS, type Tap } from '../models/backbone.ts';
 import { cat } from '../tensor/creation.ts';
@@ -17,7 +18,7 @@ import { ConfigError } from '../tensor/errors.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
-import { loadTrainingData } from '../train/trainer.ts';
+import { loadTrainingSet } from '../train/trainer.ts';
 import { kmeansScores, type PartitionScores, scorePartition } from './cluster_eval.ts';
 import { type ArchSpec, type EvalModel, type EvalSettings, loadEvalModel, randomEvalModel, resolveEvalSettings, runConfigOf } from './eval_model.ts';
 import { extractTaps, FeatureCache, pixelFeatures, type TapShape, tapShapes } from './features.ts';
@@ -77,8 +78,8 @@ export interface EvalResult {
 }
 
 interface Splits {
-  train: ImageStore;
-  test: ImageStore;
+  train: ImageSet;
+  test: ImageSet;
   trainY: Int32Array;
   testY: Int32Array;
   numClasses: number;
@@ -88,22 +89,22 @@ interface Splits {
 async function loadSplits(settings: EvalSettings, seed: number, log: (l: string) => void, sub: { train?: number; test?: number } = {}): Promise<Splits> {
   const spec = settings.dataset;
   const folder = { size: settings.imageSize, onError: settings.onBadImage, warn: log };
-  let train = await loadDataset(spec, 'train', folder);
-  let test: ImageStore | undefined;
+  let train = await loadImageSet(spec, 'train', folder);
+  let test: ImageSet | undefined;
   let note: string | undefined;
-  if (spec.startsWith('folder:')) {
-    // A folder has no test split: hold out a seeded 20 % of it.
+  if (spec.startsWith('folder:') || isStreamSpec(spec)) {
+    // A folder (or shards) has no test split: hold out a seeded 20 % of it.
     const order = Int32Array.from({ length: train.n }, (_, i) => i);
     shuffleInPlace(order, makeRng(seed, 7));
     const cut = Math.round(train.n * 0.8);
-    test = selectRows(train, order.slice(cut).sort(), `${train.source} (held-out 20 %)`);
-    train = selectRows(train, order.slice(0, cut).sort(), `${train.source} (80 %)`);
-    note = 'folder dataset: seeded 80/20 train/test split';
+    test = rowsOf(train, order.slice(cut).sort(), `${train.source} (held-out 20 %)`);
+    train = rowsOf(train, order.slice(0, cut).sort(), `${train.source} (80 %)`);
+    note = `${isStreamSpec(spec) ? 'streamed' : 'folder'} dataset: seeded 80/20 train/test split`;
   } else {
-    test = await loadDataset(spec, 'test', folder);
+    test = await loadImageSet(spec, 'test', folder);
   }
-  if (sub.train !== undefined) train = randomSubset(train, sub.train, seed);
-  if (sub.test !== undefined) test = randomSubset(test, sub.test, seed);
+  if (sub.train !== undefined) train = subsetOf(train, sub.train, seed);
+  if (sub.test !== undefined) test = subsetOf(test, sub.test, seed);
   if (!train.labels || !test.labels) throw new ConfigError(`--dataset ${spec}: the evaluation protocols need true labels and ${train.source} has none`);
   const numClasses = train.classNames?.length ?? Math.max(...train.labels) + 1;
   return { train, test, trainY: train.labels, testY: test.labels, numClasses, note };
@@ -180,7 +181,10 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
   const extract = async (taps: readonly Tap[]): Promise<{ shapes: TapShape[]; train: Map<Tap, Tensor>; test: Map<Tap, Tensor> }> =>
     time('extract', async () => {
       if (model === undefined) {
-        const px = (s: ImageStore) => new Map<Tap, Tensor>([['pool', pixelFeatures(s)]]);
+        const px = (s: ImageSet) => {
+          if (isStreamed(s)) throw new ConfigError(`--baseline pixels: ${s.source} is streamed and has no decoded pixels; use an in-memory dataset (folder:DIR)`);
+          return new Map<Tap, Tensor>([['pool', pixelFeatures(s)]]);
+        };
         const tr = px(train);
         const te = px(test);
         owned.push(...tr.values(), ...te.values());
@@ -268,7 +272,7 @@ export async function evaluate(o: EvalOptions): Promise<EvalResult> {
         if (o.checkpoint !== undefined && o.baseline === undefined && runConfig !== undefined) {
           const labels = checkpointLabels(o.checkpoint);
           if (labels !== undefined) {
-            const store = await loadTrainingData(runConfig, log);
+            const store = await loadTrainingSet(runConfig, log);
             if (store.labels && store.n === labels.length) {
               const s = scorePartition(labels, store.labels, runConfig.clusters ?? Math.max(...labels) + 1);
               out.run_labels = { images: store.n, ...s };

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AugmentConfig } from '../data/augment.ts';
+import type { ImageSet } from '../data/image_set.ts';
 import type { ImageStore } from '../data/store.ts';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.ts';
 import type { Tap } from '../models/backbone.ts';
@@ -77,7 +78,7 @@ export interface ExtractOptions {
  * are stored as `tapDtype` (float16 by default: 60,000 × 9,216 is 1.1 GB instead of 2.2 GB);
  * 'pool' is always float32. The caller disposes the tensors.
  */
-export async function extractTaps(model: EvalModel, store: ImageStore, pipeline: AugmentConfig, shapes: readonly TapShape[], o: ExtractOptions = {}): Promise<Map<Tap, Tensor>> {
+export async function extractTaps(model: EvalModel, store: ImageSet, pipeline: AugmentConfig, shapes: readonly TapShape[], o: ExtractOptions = {}): Promise<Map<Tap, Tensor>> {
   const outs = new Map<Tap, Tensor>();
   for (const s of shapes) outs.set(s.tap, keep(empty([store.n, s.dims], { dtype: s.tap === 'pool' ? 'float32' : (o.tapDtype ?? 'float16') })));
   const taps = shapes.map((s) => s.tap);

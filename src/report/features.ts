@@ -10,7 +10,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataError } from '../data/errors.ts';
-import type { ImageStore } from '../data/store.ts';
+import type { ImageSet } from '../data/image_set.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { type RunDir, readSafetensors } from './run_dir.ts';
 
@@ -33,16 +33,16 @@ async function runConfig(run: RunDir): Promise<TrainConfig> {
 }
 
 /** The run's images in store order (the order of labels.npy and of the memories). */
-export async function loadRunStore(run: RunDir, log: (l: string) => void = () => {}): Promise<ImageStore> {
-  const { loadTrainingData } = await import('../train/trainer.ts');
+export async function loadRunStore(run: RunDir, log: (l: string) => void = () => {}): Promise<ImageSet> {
+  const { loadTrainingSet } = await import('../train/trainer.ts');
   const cfg = await runConfig(run);
-  const store = await loadTrainingData(cfg, log);
+  const store = await loadTrainingSet(cfg, log);
   checkStore(run, store);
   return store;
 }
 
 /** The run's labels must number the store's images (a DataError when the data changed since training). */
-export function checkStore(run: RunDir, store: ImageStore): void {
+export function checkStore(run: RunDir, store: ImageSet): void {
   if (run.labels !== undefined && run.labels.length !== store.n) {
     throw new DataError(run.dir, `${run.labelsSource} has ${run.labels.length} labels but the dataset (${store.source}) now has ${store.n} images: the data changed since training`);
   }
@@ -75,7 +75,7 @@ function weightsStamp(path: string): string {
 }
 
 /** One unit-length feature per image of `store` (see the module comment for which features). */
-export async function runFeatures(run: RunDir, store: ImageStore, log: (l: string) => void = () => {}): Promise<RunFeatures> {
+export async function runFeatures(run: RunDir, store: ImageSet, log: (l: string) => void = () => {}): Promise<RunFeatures> {
   const n = store.n;
   // The memory's features (ODC's samples memory, NPID's bank) where the run keeps them.
   if (run.method === 'odc' || run.method === 'npid') {
@@ -105,7 +105,7 @@ export async function runFeatures(run: RunDir, store: ImageStore, log: (l: strin
   return { data, n, dim, source };
 }
 
-async function computeFeatures(run: RunDir, store: ImageStore, weights: string): Promise<Float32Array> {
+async function computeFeatures(run: RunDir, store: ImageSet, weights: string): Promise<Float32Array> {
   const [{ presetFor }, { ClusterModel }, { loadCheckpoint }, { extractFeatures }, { modelOptions }] = await Promise.all([
     import('../data/augment.ts'), import('../models/cluster_model.ts'), import('../train/checkpoint.ts'), import('../train/extract.ts'), import('../train/methods.ts'),
   ]);

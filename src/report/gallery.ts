@@ -4,8 +4,8 @@
  * and PNG thumbnails of store images.
  */
 import sharp from 'sharp';
+import { type ImageSet, isStreamed } from '../data/image_set.ts';
 import { makeRng, shuffleInPlace } from '../data/rng.ts';
-import type { ImageStore } from '../data/store.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import type { RunFeatures } from './features.ts';
 
@@ -121,9 +121,13 @@ export function nearestNeighbours(f: RunFeatures, index: number, k: number): { i
   return best;
 }
 
-/** Image `index` of the store as a PNG at its stored resolution (grey or RGB). */
-export function thumbnailPng(store: ImageStore, index: number): Promise<Buffer> {
-  const { channels: c, height: h, width: w } = store;
+/** Image `index` as a PNG: an in-memory store's at its stored resolution (grey or RGB), a streamed set's read from its file or shard and resized (cover) to the training size. */
+export async function thumbnailPng(store: ImageSet, index: number): Promise<Buffer> {
+  const { height: h, width: w } = store;
+  if (isStreamed(store)) {
+    return sharp(await store.stream.read(index)).resize(w, h, { fit: 'cover' }).removeAlpha().png({ compressionLevel: 9 }).toBuffer();
+  }
+  const c = store.channels;
   const plane = h * w;
   const src = store.pixels.subarray(index * c * plane, (index + 1) * c * plane);
   const hwc = Buffer.alloc(c * plane);

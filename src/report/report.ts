@@ -4,7 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import type { ImageStore } from '../data/store.ts';
+import type { ImageSet } from '../data/image_set.ts';
 import { writeFileAtomic } from '../io/safetensors.ts';
 import { isSweepDir, writeSweepReport } from '../sweep/sweep_report.ts';
 import { ConfigError } from '../tensor/errors.ts';
@@ -75,7 +75,7 @@ export async function writeReport(runDirs: string[], o: ReportOptions = {}): Pro
 
   const galleries: RunGallery[] = [];
   const notes: string[] = [];
-  const stores = new Map<string, ImageStore>();
+  const stores = new Map<string, ImageSet>();
   for (const run of runs) {
     if (run.labels === undefined) {
       notes.push(`${run.name}: no gallery, no cluster labels yet (neither labels.npy nor a checkpoint).`);
@@ -103,7 +103,7 @@ export async function writeReport(runDirs: string[], o: ReportOptions = {}): Pro
   return { html: out, charts: written, galleryRows: new Map(galleries.map((g) => [g.run.name, g.rows.length])) };
 }
 
-async function runGallery(run: RunDir, store: ImageStore, f: RunFeatures | undefined, choice: ClusterChoice, count: number, perRow: number, seed: number): Promise<RunGallery> {
+async function runGallery(run: RunDir, store: ImageSet, f: RunFeatures | undefined, choice: ClusterChoice, count: number, perRow: number, seed: number): Promise<RunGallery> {
   const labels = run.labels as Int32Array;
   const infos = clusterInfos(labels, run.clusters, store.labels, store.classNames);
   const chosen = selectClusters(infos, choice, count, seed, run.dir);

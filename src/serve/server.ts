@@ -15,7 +15,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataError } from '../data/errors.ts';
-import type { ImageStore } from '../data/store.ts';
+import type { ImageSet } from '../data/image_set.ts';
 import { buildCharts, renderChart } from '../report/charts.ts';
 import { loadRunStore, type RunFeatures, runFeatures } from '../report/features.ts';
 import { type ClusterInfo, clusterInfos, membersByCluster, nearestNeighbours, orderByCentroid, thumbnailPng } from '../report/gallery.ts';
@@ -45,7 +45,7 @@ export class ClusterBrowser {
   readonly #pngs = new Map<number, Promise<Buffer>>();
   #curves: Promise<string> | undefined;
 
-  constructor(readonly run: RunDir, readonly store: ImageStore, readonly features: RunFeatures | undefined, featureNote: string) {
+  constructor(readonly run: RunDir, readonly store: ImageSet, readonly features: RunFeatures | undefined, featureNote: string) {
     const labels = run.labels as Int32Array;
     this.infos = clusterInfos(labels, run.clusters, store.labels, store.classNames);
     this.#members = membersByCluster(labels, run.clusters);

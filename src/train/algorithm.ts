@@ -1,7 +1,7 @@
 /** What the trainer needs from a method: a clustering method (ODC, DeepCluster) or a pretext method (rotation, NPID). */
 import type { AugmentConfig } from '../data/augment.ts';
+import type { ImageSet } from '../data/image_set.ts';
 import type { Batch } from '../data/loader.ts';
-import type { ImageStore } from '../data/store.ts';
 import type { Collective } from '../distributed/collective.ts';
 import type { ClusterModel } from '../models/cluster_model.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -9,7 +9,8 @@ import type { RunConfig } from './budget.ts';
 
 export interface AlgorithmContext {
   cfg: RunConfig;
-  store: ImageStore;
+  /** The training images, in memory or streamed. */
+  store: ImageSet;
   model: ClusterModel;
   extractCfg: AugmentConfig;
   log: (line: string) => void;

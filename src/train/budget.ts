@@ -63,6 +63,6 @@ export function parseBudget(cfg: Pick<TrainConfig, 'budget' | 'epochs' | 'batchS
  * given), and a folder's image side as loaded (so that evaluations and reports load it the same).
  */
 export function resolveRunConfig(cfg: TrainConfig, store: { n: number; height: number }, epochs: number): RunConfig {
-  const imageSize = cfg.imageSize ?? (cfg.dataset.startsWith('folder:') ? store.height : undefined);
+  const imageSize = cfg.imageSize ?? (/^(folder|stream|shards):/.test(cfg.dataset) ? store.height : undefined);
   return { ...cfg, clusters: cfg.clusters ?? defaultClusters(store.n), epochs, imageSize };
 }

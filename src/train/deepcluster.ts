@@ -27,7 +27,7 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
     // Each process extracts and clusters its shard of the set (PCA and k-means sum over the
     // shards); the labels are then gathered, the same on every rank.
     const { group } = ctx;
-    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers, part: { rank: group.rank, worldSize: group.worldSize } });
+    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers, part: { rank: group.rank, worldSize: group.worldSize }, warn: ctx.log });
     const extractS = (performance.now() - t0) / 1000;
     const x = pcaWhitenL2(feats, ctx.cfg.pcaDim ?? 256, group);
     const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed * 1000 + round, group });

@@ -49,7 +49,7 @@ export class OdcAlgorithm implements ClusterAlgorithm {
     // (each process extracts its shard of the set; the samples memory holds them all on every rank)
     const { group } = ctx;
     const part = { rank: group.rank, worldSize: group.worldSize };
-    const shard = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers, part });
+    const shard = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers, part, warn: ctx.log });
     const feats = gatherShards(group, shard, ctx.store.n);
     const extractS = (performance.now() - t0) / 1000;
     // step 2: L2 (no PCA for ODC) and a global k-means over the shards

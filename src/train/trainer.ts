@@ -8,9 +8,9 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
 import { presetFor } from '../data/augment.ts';
-import { BatchMaker } from '../data/loader.ts';
-import { loadDataset } from '../data/spec.ts';
-import { type ImageStore, imageSize, longTail, randomSubset } from '../data/store.ts';
+import { batchSource, type ImageSet, isStreamed, longTailOf, subsetOf } from '../data/image_set.ts';
+import { loadImageSet } from '../data/spec.ts';
+import { type ImageStore, imageSize } from '../data/store.ts';
 import { type Collective, singleProcess } from '../distributed/collective.ts';
 import { broadcastModule, padToMultiple } from '../distributed/data_parallel.ts';
 import { clusterAccuracy, clusterSizes, nmi } from '../eval/cluster_metrics.ts';
@@ -105,7 +105,12 @@ function scheduleOf(c: TrainConfig, epochs: number): Schedule {
   return constantLr();
 }
 
-/** Iterations a wall-time budget spends before it fixes the run's length from their speed. */
+/**
+ * A wall-time budget fixes the run's length from the speed of CALIBRATION_ITERATIONS iterations
+ * after the first WARMUP_ITERATIONS (which create the engine's kernels and grow its allocator, and
+ * ran up to twice as slow as the rest here).
+ */
+const WARMUP_ITERATIONS = 5;
 const CALIBRATION_ITERATIONS = 20;
 
 /** 42s, 3m07s, 1h05m. */
@@ -116,12 +121,12 @@ export function formatDuration(seconds: number): string {
   return `${s}s`;
 }
 
-/** Loads and subsamples the configured dataset. */
-export async function loadTrainingData(cfg: TrainConfig, log: (l: string) => void): Promise<ImageStore> {
-  let store = await loadDataset(cfg.dataset, cfg.split, { size: cfg.imageSize, onError: cfg.onBadImage, warn: log });
-  if (cfg.longTail !== undefined) store = longTail(store, cfg.longTail, cfg.seed);
-  if (cfg.subset !== undefined) store = randomSubset(store, cfg.subset, cfg.seed);
-  return store;
+/** The configured dataset as training reads it: in memory, or streamed (`stream:DIR`, `shards:PATH`); subsampled. */
+export async function loadTrainingSet(cfg: TrainConfig, log: (l: string) => void): Promise<ImageSet> {
+  let set = await loadImageSet(cfg.dataset, cfg.split, { size: cfg.imageSize, onError: cfg.onBadImage, warn: log });
+  if (cfg.longTail !== undefined) set = longTailOf(set, cfg.longTail, cfg.seed);
+  if (cfg.subset !== undefined) set = subsetOf(set, cfg.subset, cfg.seed);
+  return set;
 }
 
 export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
@@ -145,7 +150,7 @@ export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise
   cfg = { ...cfg, workers: cfg.workers ?? (availableParallelism() > getNumThreads() * group.localWorldSize ? 1 : 0) };
   manualSeed(cfg.seed);
 
-  const store = await loadTrainingData(cfg, log);
+  const store = await loadTrainingSet(cfg, log);
   const itersPerEpoch = Math.ceil(store.n / cfg.batchSize);
   const budget = parseBudget(cfg, store.n);
   /** The run's length in iterations: a wall-time budget's is settled after its first iterations (or read from its checkpoint). */
@@ -172,7 +177,7 @@ export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise
     appendFileSync(metricsPath, `${JSON.stringify(rec)}\n`);
     o.onRecord?.(rec);
   };
-  log(`data: ${store.source}: ${store.n} images ${store.channels}x${store.height}x${store.width}${store.labels ? `, ${store.classNames?.length} true classes (evaluation only)` : ''}`);
+  log(`data: ${store.source}: ${store.n} images ${store.channels}x${store.height}x${store.width}${isStreamed(store) ? ' (streamed: decoded and cropped per batch)' : ''}${store.labels ? `, ${store.classNames?.length} true classes (evaluation only)` : ''}`);
   const perProcess = group.worldSize > 1 ? ` (${cfg.batchSize / group.worldSize} per process x ${group.worldSize} processes${cfg.syncBn ? ', synchronised BatchNorm' : ''})` : '';
   const clustersText = `${rc.clusters} ${rc.method === 'rotation' || rc.method === 'npid' ? 'clusters at the end' : 'clusters'}${cfg.clusters === undefined ? ' (default for this many images)' : ''}`;
   log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${clustersText}, batch ${cfg.batchSize}${perProcess}, lr ${lr}`);
@@ -242,9 +247,10 @@ export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise
         meta: { ...algo.meta(), config: rc, ...(totalIters !== undefined ? { budget_iterations: totalIters } : {}), ...(progress.step > 0 ? { running: { epoch: writeRunning(sums), window: writeRunning(window) } } : {}) },
       });
     };
-    const maker = new BatchMaker(store, augCfg, cfg.workers);
+    const maker = batchSource(store, augCfg, cfg.workers ?? 0, log);
     const tStart = performance.now();
     let itersThisRun = 0;
+    let tCalibration = tStart;
     let stopped = false;
     try {
       for (let epoch = progress.epoch; epoch < epochsFor(totalIters) && progress.iteration < (totalIters ?? Number.MAX_SAFE_INTEGER) && !stopped; epoch++) {
@@ -324,16 +330,17 @@ export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise
             });
             if (logged) window = { loss: 0, change: 0, acc: 0, repaired: 0, n: 0, t: performance.now(), images: 0 };
           }
-          if (totalIters === undefined && itersThisRun === CALIBRATION_ITERATIONS) {
+          if (itersThisRun === WARMUP_ITERATIONS) tCalibration = performance.now();
+          if (totalIters === undefined && itersThisRun === WARMUP_ITERATIONS + CALIBRATION_ITERATIONS) {
             // A wall-time budget: what is left of it, at this speed (and, for DeepCluster, one re-clustering per epoch as long as the first).
-            const perIter = (performance.now() - tStart) / 1000 / itersThisRun;
+            const perIter = (performance.now() - tCalibration) / 1000 / CALIBRATION_ITERATIONS;
             const perEpochExtra = rc.method === 'deepcluster' ? initS : 0;
             const left = (budget.seconds as number) - (performance.now() - tSetup) / 1000;
             totalIters = progress.iteration + Math.max(0, Math.floor(left / (perIter + perEpochExtra / itersPerEpoch)));
             totalIters = agreedNumber(group, totalIters);
             schedule = scheduleOf(cfg, totalIters / itersPerEpoch);
             epochInfo.epochs = epochsFor(totalIters);
-            log(`budget ${cfg.budget}: ${totalIters.toLocaleString('en-US')} iterations (${perIter.toFixed(3)} s each over the first ${itersThisRun}; ${(totalIters / itersPerEpoch).toFixed(1)} epochs of ${store.n.toLocaleString('en-US')} images)`);
+            log(`budget ${cfg.budget}: ${totalIters.toLocaleString('en-US')} iterations (${perIter.toFixed(3)} s each over iterations ${WARMUP_ITERATIONS + 1}-${itersThisRun}; ${(totalIters / itersPerEpoch).toFixed(1)} epochs of ${store.n.toLocaleString('en-US')} images)`);
             writeConfig();
           }
           const budgetDone = totalIters !== undefined && progress.iteration >= totalIters;
@@ -442,13 +449,15 @@ export async function featureClustering(ctx: AlgorithmContext): Promise<FeatureQ
   const truth = store.labels as Int32Array;
   const k = store.classNames?.length ?? Math.max(...truth) + 1;
   const labels = await kmeansOfPooled(ctx, k, { restarts: 5, seed: cfg.seed });
-  // Only the rank that writes the summary needs the pixel baseline (every rank holds all the pixels).
-  const pixels = ctx.group.rank === 0 ? pixelClustering(store, k, cfg.seed) : undefined;
-  const r = {
+  // Only the rank that writes the summary needs the pixel baseline (every rank holds all the pixels);
+  // a streamed set has no decoded pixels to cluster.
+  const pixels = ctx.group.rank === 0 && !isStreamed(store) ? pixelClustering(store, k, cfg.seed) : undefined;
+  const r: FeatureQuality = {
     nmi: nmi(labels, truth), acc: clusterAccuracy(labels, truth), k,
-    pixels: pixels === undefined ? { nmi: Number.NaN, acc: Number.NaN } : { nmi: nmi(pixels, truth), acc: clusterAccuracy(pixels, truth) },
+    ...(pixels === undefined ? {} : { pixels: { nmi: nmi(pixels, truth), acc: clusterAccuracy(pixels, truth) } }),
   };
-  ctx.log(`k-means (k = ${k}) on the learned backbone features: NMI ${r.nmi.toFixed(4)}, ACC ${r.acc.toFixed(4)}; on the raw pixels of the same images: NMI ${r.pixels.nmi.toFixed(4)}, ACC ${r.pixels.acc.toFixed(4)}`);
+  const onPixels = r.pixels === undefined ? '' : `; on the raw pixels of the same images: NMI ${r.pixels.nmi.toFixed(4)}, ACC ${r.pixels.acc.toFixed(4)}`;
+  ctx.log(`k-means (k = ${k}) on the learned backbone features: NMI ${r.nmi.toFixed(4)}, ACC ${r.acc.toFixed(4)}${onPixels}`);
   return r;
 }
 
@@ -456,8 +465,8 @@ export interface FeatureQuality {
   nmi: number;
   acc: number;
   k: number;
-  /** The same k-means on the images' raw pixels. */
-  pixels: { nmi: number; acc: number };
+  /** The same k-means on the images' raw pixels (in-memory data sets, from the rank that writes the summary). */
+  pixels?: { nmi: number; acc: number };
 }
 
 /** k-means (k-means++, 5 restarts) on the L2-normalised raw pixels of every image of `store`. */
@@ -473,7 +482,7 @@ export function pixelClustering(store: ImageStore, k: number, seed: number): Int
 }
 
 function writeResults(
-  outDir: string, checkpoint: string, cfg: RunConfig, store: ImageStore, model: ClusterModel, algo: ClusterAlgorithm, finished: boolean, log: (l: string) => void,
+  outDir: string, checkpoint: string, cfg: RunConfig, store: ImageSet, model: ClusterModel, algo: ClusterAlgorithm, finished: boolean, log: (l: string) => void,
   quality?: FeatureQuality, root = true,
 ): TrainResult {
   const labels = algo.labels();

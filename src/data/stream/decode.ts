@@ -85,18 +85,20 @@ export async function trainCrop(buf: Buffer, cfg: AugmentConfig, rng: Rng): Prom
   return { pixels: planar(data, s), post: { angle: p.angle, jitter: p.jitter, gray: p.gray } };
 }
 
-/** The extraction crop: shorter side to S/0.875, centre crop S (Resize + CenterCrop): [3, S, S] uint8 planes. */
+/**
+ * The extraction input: the image resized to S x S (cover: shorter side to S, centre crop; libvips
+ * decodes JPEGs at 1/2 to 1/8 scale on load when that is enough), as a folder loaded into memory
+ * stores it: [3, S, S] uint8 planes. The tensor stage then resizes by 1/0.875 and crops the centre
+ * (extractTensor), as the in-memory extraction does, so both read the same features.
+ */
 export async function extractCrop(buf: Buffer, size: number): Promise<Uint8Array> {
-  const big = Math.round(size / 0.875);
-  const off = Math.floor((big - size) / 2);
   const lib = await sharp();
   const { data, info } = await lib(buf, { failOn: 'error' })
     .removeAlpha()
     .toColourspace('srgb')
-    .resize(big, big, { fit: 'cover' })
-    .extract({ left: off, top: off, width: size, height: size })
+    .resize(size, size, { fit: 'cover' })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels`);
+  if (info.channels !== 3 || info.width !== size || info.height !== size) throw new Error(`decoded ${info.width}x${info.height}x${info.channels}`);
   return planar(data, size);
 }

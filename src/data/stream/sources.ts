@@ -48,9 +48,10 @@ export function shardSource(path: string): ImageSource {
     ? readdirSync(path).filter((f) => f.endsWith('.tar')).sort().map((f) => join(path, f))
     : [path];
   if (shards.length === 0) throw new DataError(path, 'no .tar shards in this folder');
-  const where: string[] = [];
-  const loc: { shard: number; offset: number; size: number }[] = [];
-  const cls: (number | undefined)[] = [];
+  // The index of a million-image set stays a few bytes per image: typed arrays, and each shard's
+  // keys joined into one string (the keys are needed only to name an image in a message).
+  const index = new GrowingIndex();
+  const keysOf: string[] = [];
   for (const [s, shard] of shards.entries()) {
     const byKey = new Map<string, { image?: { offset: number; size: number }; cls?: number }>();
     const fd = openSync(shard, 'r');
@@ -72,19 +73,53 @@ export function shardSource(path: string): ImageSource {
     } finally {
       closeSync(fd);
     }
+    const keys: string[] = [];
     for (const [key, e] of byKey) {
       if (e.image === undefined) continue;
-      where.push(`${shard}:${key}`);
-      loc.push({ shard: s, ...e.image });
-      cls.push(e.cls);
+      index.push(s, e.image.offset, e.image.size, e.cls ?? -1, keys.length);
+      keys.push(key);
     }
+    keysOf.push(keys.join('\n'));
   }
-  if (loc.length === 0) throw new DataError(path, 'no image members (.jpg, .jpeg, .png, .webp) in the shards');
-  const labels = cls.every((c) => c !== undefined) ? Int32Array.from(cls as number[]) : undefined;
+  if (index.n === 0) throw new DataError(path, 'no image members (.jpg, .jpeg, .png, .webp) in the shards');
+  const { n, shard, offset, size, cls, keyAt } = index.columns();
+  const labels = cls.every((c) => c >= 0) ? cls : undefined;
   const namesFile = join(statSync(path).isDirectory() ? path : dirname(path), 'classes.txt');
   const classNames = labels && existsSync(namesFile) ? readFileSync(namesFile, 'utf8').split('\n').filter((l) => l !== '') : undefined;
-  const locate = (i: number): Located => ({ path: shards[loc[i].shard], offset: loc[i].offset, size: loc[i].size });
-  return { n: loc.length, labels, classNames, source: `shards:${path}`, where: (i) => where[i], locate, read: (i) => readLocated(locate(i)) };
+  const keyOf = (i: number) => keysOf[shard[i]].split('\n', keyAt[i] + 1)[keyAt[i]];
+  const locate = (i: number): Located => ({ path: shards[shard[i]], offset: offset[i], size: size[i] });
+  return { n, labels, classNames, source: `shards:${path}`, where: (i) => `${shards[shard[i]]}:${keyOf(i)}`, locate, read: (i) => readLocated(locate(i)) };
+}
+
+/** Per-image columns of a shard index, grown by doubling. */
+class GrowingIndex {
+  n = 0;
+  #cols = { shard: new Int32Array(1024), offset: new Float64Array(1024), size: new Int32Array(1024), cls: new Int32Array(1024), keyAt: new Int32Array(1024) };
+
+  push(shard: number, offset: number, size: number, cls: number, keyAt: number): void {
+    const c = this.#cols;
+    if (this.n === c.shard.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T): T => {
+        const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.#cols = { shard: grow(c.shard), offset: grow(c.offset), size: grow(c.size), cls: grow(c.cls), keyAt: grow(c.keyAt) };
+    }
+    const i = this.n++;
+    this.#cols.shard[i] = shard;
+    this.#cols.offset[i] = offset;
+    this.#cols.size[i] = size;
+    this.#cols.cls[i] = cls;
+    this.#cols.keyAt[i] = keyAt;
+  }
+
+  /** The columns, trimmed to n. */
+  columns() {
+    const { n } = this;
+    const c = this.#cols;
+    return { n, shard: c.shard.slice(0, n), offset: c.offset.slice(0, n), size: c.size.slice(0, n), cls: c.cls.slice(0, n), keyAt: c.keyAt.slice(0, n) };
+  }
 }
 
 /** `folder:DIR` or `shards:PATH` (a .tar or a folder of them). */
@@ -92,4 +127,15 @@ export function openSource(spec: string): ImageSource {
   const m = /^(folder|shards):(.+)$/.exec(spec);
   if (m === null) throw new DataError(spec, "expected 'folder:DIR' or 'shards:PATH'");
   return m[1] === 'folder' ? folderSource(m[2]) : shardSource(m[2]);
+}
+
+/** The source restricted to `rows` of `s` (image i of the result is image rows[i] of `s`). */
+export function selectSource(s: ImageSource, rows: ArrayLike<number>, source: string): ImageSource {
+  const map = Int32Array.from(rows);
+  for (const r of map) if (!(r >= 0 && r < s.n)) throw new DataError(s.source, `row ${r} is outside its ${s.n} images`);
+  return {
+    n: map.length, classNames: s.classNames, source,
+    labels: s.labels ? Int32Array.from(map, (r) => (s.labels as Int32Array)[r]) : undefined,
+    where: (i) => s.where(map[i]), locate: (i) => s.locate(map[i]), read: (i) => s.read(map[i]),
+  };
 }

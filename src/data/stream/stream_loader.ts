@@ -16,7 +16,7 @@ import type { Tensor } from '../../tensor/tensor.ts';
 import type { AugmentConfig } from '../augment.ts';
 import { DataError } from '../errors.ts';
 import type { Batch } from '../loader.ts';
-import { augmentTensor } from '../tensor_augment.ts';
+import { augmentTensor, extractTensor } from '../tensor_augment.ts';
 import { type ChunkJob, type ChunkResult, makeChunk } from './chunk.ts';
 import type { PostParams } from './decode.ts';
 import type { ImageSource } from './sources.ts';
@@ -98,13 +98,12 @@ export class StreamBatchMaker {
     return { data: out, post: post as PostParams[] };
   }
 
-  /** The batch's crops [B, 3, S, S] as the network's input: augmented (training) or normalised (extraction). */
+  /** The batch's crops [B, 3, S, S] as the network's input: augmented (training) or resized, centre-cropped and normalised (extraction). */
   #finish(data: Uint8Array, post: PostParams[], extract: boolean): Tensor {
     const s = this.cfg.size;
     return tidy(() => {
       const x = tensor(data, { shape: [data.length / (3 * s * s), 3, s, s] }).float().div(255);
-      const none = { angle: 0, jitter: { b: 1, c: 1, s: 1, h: 0, order: [0, 1, 2, 3] }, gray: false };
-      return augmentTensor(x, extract ? post.map(() => none) : post, this.cfg);
+      return extract ? extractTensor(x, this.cfg) : augmentTensor(x, post, this.cfg);
     });
   }
 

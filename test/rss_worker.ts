@@ -1,0 +1,11 @@
+/**
+ * One training run for the resident-memory test of test/stream_train.test.ts: trains with the
+ * config in ODC_RSS_CONFIG (JSON) on one thread and prints its peak resident size in KiB.
+ */
+import { setNumThreads } from '../src/runtime.ts';
+import { resolveConfig } from '../src/train/config.ts';
+import { train } from '../src/train/trainer.ts';
+
+setNumThreads(1);
+await train(resolveConfig(JSON.parse(process.env.ODC_RSS_CONFIG as string)), { log: () => {} });
+process.stdout.write(`maxrss ${process.resourceUsage().maxRSS}\n`);
