@@ -4,13 +4,15 @@
  * the number of worker threads, and a corrupt JPEG inside a shard reported by shard and key.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type JpegFixture, writeJpegFixture } from '../scripts/jpeg_fixture.ts';
 import { presetFor } from '../src/data/augment.ts';
 import { DataError } from '../src/data/errors.ts';
+import { listImagesCached } from '../src/data/stream/index_cache.ts';
+import { packFolder } from '../src/data/stream/pack.ts';
 import { folderSource, shardSource } from '../src/data/stream/sources.ts';
 import { StreamBatchMaker } from '../src/data/stream/stream_loader.ts';
 import { indexTar } from '../src/data/stream/tar_index.ts';
@@ -54,6 +56,53 @@ describe('streaming sources and batches', { skip: skipNoData }, () => {
       const j = Array.from({ length: folder.n }, (_, k) => k).find((k) => folder.where(k).endsWith(`/${key}.jpg`)) as number;
       assert.deepEqual(await shards.read(i), await folder.read(j), key);
       assert.equal(folder.classNames?.[folder.labels?.[j] as number], shards.classNames?.[shards.labels?.[i] as number]);
+    }
+  });
+
+  it('odc pack writes the folder as shards the shard reader reads back byte for byte, and a rerun skips whole shards', async () => {
+    const out = join(dir, 'packed');
+    const said: string[] = [];
+    const r = await packFolder(f.folder, out, { perShard: 10, onShard: (done, total, _shard, skipped) => said.push(`${done}/${total} ${skipped}`) });
+    assert.equal(r.shards.length, 3);
+    assert.deepEqual(said, ['10/24 false', '20/24 false', '24/24 false']);
+    const folder = folderSource(f.folder);
+    const packed = shardSource(out);
+    assert.equal(packed.n, folder.n);
+    assert.deepEqual(packed.classNames, folder.classNames);
+    assert.deepEqual(packed.labels, folder.labels);
+    for (let i = 0; i < folder.n; i++) assert.deepEqual(await packed.read(i), await folder.read(i), folder.where(i));
+    const again: boolean[] = [];
+    await packFolder(f.folder, out, { perShard: 10, onShard: (_d, _t, _s, skipped) => again.push(skipped) });
+    assert.deepEqual(again, [true, true, true]);
+    await assert.rejects(packFolder(join(dir, 'nowhere'), out), (e) => e instanceof DataError && e.message.startsWith(`${join(dir, 'nowhere')}: no such folder`));
+  });
+
+  it('a streamed folder lists its files once: the cached list is used while no folder changed', () => {
+    const tree = join(dir, 'tree');
+    mkdirSync(join(tree, 'b'), { recursive: true });
+    mkdirSync(join(tree, 'a'));
+    for (const [d, f] of [['a', '1.jpg'], ['a', '2.png'], ['b', '3.jpg'], ['b', 'notes.txt']]) writeFileSync(join(tree, d, f), 'x');
+    const exts = new Set(['.jpg', '.png']);
+    const first = listImagesCached(tree, exts);
+    assert.equal(first.cached, false);
+    assert.deepEqual(first.files.map((p) => p.slice(tree.length + 1)), ['a/1.jpg', 'a/2.png', 'b/3.jpg']);
+    const second = listImagesCached(tree, exts);
+    assert.equal(second.cached, true);
+    assert.deepEqual(second.files, first.files);
+    writeFileSync(join(tree, 'b', '0.jpg'), 'x');
+    // (a folder's modification time moves with the file added to it)
+    utimesSync(join(tree, 'b'), new Date(), new Date(Date.now() + 5000));
+    const third = listImagesCached(tree, exts);
+    assert.equal(third.cached, false);
+    assert.deepEqual(third.files.map((p) => p.slice(tree.length + 1)), ['a/1.jpg', 'a/2.png', 'b/0.jpg', 'b/3.jpg']);
+    assert.equal(listImagesCached(tree, exts).cached, true);
+    // An unwritable cache place: the list is made anyway.
+    const saved = process.env.ODC_CACHE_DIR;
+    process.env.ODC_CACHE_DIR = '/proc/odc-cache-cannot-exist';
+    try {
+      assert.deepEqual(listImagesCached(tree, exts), { files: third.files, cached: false });
+    } finally {
+      process.env.ODC_CACHE_DIR = saved;
     }
   });
 

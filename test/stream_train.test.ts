@@ -15,8 +15,9 @@ import { DataError } from '../src/data/errors.ts';
 import { batchSource, type ImageSet, type StreamedSet } from '../src/data/image_set.ts';
 import { FASHION_MNIST_DIR, loadDataset, loadImageSet } from '../src/data/spec.ts';
 import { imageSize, randomSubset } from '../src/data/store.ts';
+import { packFolder } from '../src/data/stream/pack.ts';
 import { getNumThreads, setNumThreads } from '../src/index.ts';
-import { resolveConfig, type TrainConfigInput } from '../src/train/config.ts';
+import { mergeConfig, readConfigFile, resolveConfig, type TrainConfigInput } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
 import { writeTar } from './helpers.ts';
 
@@ -160,5 +161,27 @@ describe('training from streamed datasets', { skip }, () => {
     const mib100k = await peak(large);
     t.diagnostic(`peak resident size: ${mib10k.toFixed(0)} MiB (10,000 images), ${mib100k.toFixed(0)} MiB (100,000)`);
     assert.ok(mib100k <= mib10k * 1.1, `peak resident size ${mib100k.toFixed(0)} MiB with 100,000 images against ${mib10k.toFixed(0)} MiB with 10,000`);
+  });
+
+  it("the paper's ImageNet configs run on a user's folder (stream:) or shards (here at 32 px, 4 clusters, 2 iterations)", async () => {
+    const shards = join(tmp, 'packed');
+    await packFolder(folder, shards, { perShard: 40 });
+    for (const [name, dataset] of [['imagenet-odc-r50', `stream:${folder}`], ['imagenet-dc-r50', `shards:${shards}`]]) {
+      const path = fileURLToPath(new URL(`../configs/${name}.yaml`, import.meta.url));
+      const small = { dataset, imageSize: 32, clusters: 4, batchSize: 8, maxIterations: 2, workers: 0, evalFeatures: false, tensorboard: false, memory: { minCluster: 2 }, out: join(tmp, name) };
+      const cfg = resolveConfig(mergeConfig(readConfigFile(path), small), path);
+      assert.equal(cfg.arch, 'resnet50');
+      assert.equal(cfg.width, 64);
+      assert.equal(cfg.stem, 'imagenet');
+      const lines: string[] = [];
+      const threads = getNumThreads();
+      try {
+        await train({ ...cfg, threads: 1 }, { log: (l) => lines.push(l) });
+      } finally {
+        setNumThreads(threads);
+      }
+      assert.ok(lines.some((l) => l.includes('(streamed: decoded and cropped per batch)')), lines.join('\n'));
+      assert.ok(existsSync(join(tmp, name, 'latest.safetensors')));
+    }
   });
 });

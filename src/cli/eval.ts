@@ -31,6 +31,7 @@ export interface EvalFlags {
   out?: string;
   seed?: number;
   threads?: number;
+  device?: string;
   workers?: number;
 }
 
@@ -106,7 +107,7 @@ export async function runEval(f: EvalFlags): Promise<void> {
       knnKs: list('--knn-k', f.knnK, Number),
       svm: { costs: list('--svm-costs', f.svmCosts, Number), folds: f.svmFolds, threads: f.threads },
       lowshot: { shots: list('--shots', f.shots, Number), samples: f.lowshotSamples, costs: list('--svm-costs', f.svmCosts, Number), threads: f.threads },
-      cache: f.cache, trainSubset: f.trainSubset, testSubset: f.testSubset, seed: f.seed, workers: f.workers,
+      cache: f.cache, trainSubset: f.trainSubset, testSubset: f.testSubset, seed: f.seed, workers: f.workers, device: f.device,
       log: (l) => process.stderr.write(`${l}\n`),
       onProgress: progress.update,
     });

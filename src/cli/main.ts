@@ -65,8 +65,9 @@ program
   .option('--out <dir>', 'run directory (default runs/odc)')
   .option('--resume', 'continue from <out>/latest.safetensors')
   .option('--seed <n>', 'random seed (default 0)', int('--seed'))
+  .option('--device <device>', 'cpu (default), cuda or cuda:N: where the model, optimiser, memories, k-means and batches live (needs a CUDA libtorch)')
   .option('--threads <n>', 'libtorch intra-op threads (default: all cores, or ODC_THREADS)', int('--threads'))
-  .option('--workers <n>', 'data-preparation worker threads, 0 = inline (default: 1 when a core is free beyond --threads, else 0)', int('--workers'))
+  .option('--workers <n>', 'data-preparation worker threads, 0 = inline (default: in-memory data, 1 when a core is free beyond --threads, else 0; streamed data, every core beyond --threads, at least 1)', int('--workers'))
   .option('--max-iterations <n>', 'stop after this many iterations in total (resume later with --resume)', int('--max-iterations'))
   .option('--checkpoint-every <n>', 'iterations between checkpoints (default 200; also every epoch)', int('--checkpoint-every'))
   .option('--log-every <n>', 'iterations between progress lines, metrics.jsonl and TensorBoard records (default 20)', int('--log-every'))
@@ -107,6 +108,7 @@ program
   .option('--seed <n>', 'random seed (default 0)', int('--seed'))
   .option('--threads <n>', 'libtorch intra-op threads (default: all cores, or ODC_THREADS)', int('--threads'))
   .option('--workers <n>', 'image-preparation worker threads (default 1)', int('--workers'))
+  .option('--device <device>', 'cpu (default), cuda or cuda:N: where the model, the features and the protocols run (needs a CUDA libtorch)')
   .option('--debug', 'print stack traces of errors')
   .action(async (opts) => {
     const { runEval } = await import('./eval.ts');
@@ -124,6 +126,22 @@ program
   .action(async (opts) => {
     const { runSweepCommand } = await import('./sweep.ts');
     await runSweepCommand(opts);
+  });
+
+program
+  .command('pack')
+  .description('write an ImageFolder tree (one sub-folder per class) as tar shards for --dataset shards:OUT: each image\'s bytes unchanged as <key>.<ext>, its class index as <key>.cls, classes.txt; a rerun skips the shards already written')
+  .argument('<folder>', 'the image folder')
+  .argument('<out>', 'the folder the shards are written to')
+  .option('--per-shard <n>', 'images per shard (default 1000)', int('--per-shard'))
+  .option('--debug', 'print stack traces of errors')
+  .action(async (folder, out, opts) => {
+    const { packFolder } = await import('../data/stream/pack.ts');
+    const r = await packFolder(folder, out, {
+      perShard: opts.perShard,
+      onShard: (done, total, shard, skipped) => console.log(`${shard}: ${skipped ? 'already written' : 'written'} (${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} images)`),
+    });
+    console.log(`${r.images.toLocaleString('en-US')} images in ${r.shards.length} shards${r.classes ? `, ${r.classes.length} classes (classes.txt)` : ''}: --dataset shards:${out}`);
   });
 
 program

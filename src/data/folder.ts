@@ -9,7 +9,9 @@ import { extname, join, relative, sep } from 'node:path';
 import { DataError } from './errors.ts';
 import type { ImageStore } from './store.ts';
 
-const EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
+/** The file name extensions of images a folder dataset reads. */
+export const IMAGE_FILES: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
+const EXTENSIONS = IMAGE_FILES;
 
 export function listImages(dir: string): string[] {
   const out: string[] = [];

@@ -10,10 +10,10 @@ import { presetFor } from '../data/augment.ts';
 import { type ImageSet, isStreamed, rowsOf, subsetOf } from '../data/image_set.ts';
 import { makeRng, shuffleInPlace } from '../data/rng.ts';
 import { isStreamSpec, loadImageSet } from '../data/spec.ts';
-import type { ImageStore } from '../data/store.ts';
 import { writeFileAtomic } from '../io/safetensors.ts';
 import { CONV_TAPS, type Tap } from '../models/backbone.ts';
-import { cat } from '../tensor/creation.ts';
+import { cat, withDefaultDevice } from '../tensor/creation.ts';
+import { checkDevice } from '../tensor/device.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -59,6 +59,8 @@ export interface EvalOptions {
   cache?: boolean;
   batchSize?: number;
   workers?: number;
+  /** 'cpu' (default), 'cuda' or 'cuda:N': where the model, the features and the protocols' tensors live. */
+  device?: string;
   seed?: number;
   log?: (line: string) => void;
   /** Long work reports here: a stage name, done and total units. */
@@ -124,8 +126,13 @@ function checkpointLabels(path: string): Int32Array | undefined {
   }
 }
 
-/** Runs the requested protocols. Tensors it creates are freed before it returns. */
+/** Runs the requested protocols on `o.device` (default CPU). Tensors it creates are freed before it returns. */
 export async function evaluate(o: EvalOptions): Promise<EvalResult> {
+  const device = checkDevice(o.device, '--device');
+  return withDefaultDevice(device, () => evaluateOn(o));
+}
+
+async function evaluateOn(o: EvalOptions): Promise<EvalResult> {
   const log = o.log ?? ((l: string) => console.log(l));
   const progress = o.onProgress ?? (() => {});
   const protocols = [...new Set(o.protocols ?? FAST_PROTOCOLS)];

@@ -24,6 +24,24 @@ export function gain(nonlinearity: Nonlinearity, a = 0.01): number {
   }
 }
 
+/**
+ * In-place sampling with an optional (CPU) generator: a tensor on another device receives the
+ * CPU draw, so a seeded model starts with the same weights on every device.
+ */
+function sampled_(t: Tensor, generator: Generator | undefined, draw: (x: Tensor) => Tensor): Tensor {
+  return noGrad(() => {
+    if (generator === undefined || t.device === 'cpu') return draw(t);
+    const host = t.to({ device: 'cpu', copy: true });
+    try {
+      draw(host);
+      t.copy_(host);
+    } finally {
+      host.dispose();
+    }
+    return t;
+  });
+}
+
 interface KaimingOptions {
   a?: number;
   mode?: FanMode;
@@ -36,7 +54,7 @@ export function kaimingUniform_(t: Tensor, o: KaimingOptions = {}): Tensor {
   const { fanIn, fanOut } = fans(t);
   const fan = (o.mode ?? 'fan_in') === 'fan_in' ? fanIn : fanOut;
   const bound = gain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) * Math.sqrt(3 / fan);
-  return noGrad(() => t.uniform_(-bound, bound, o.generator));
+  return sampled_(t, o.generator, (x) => x.uniform_(-bound, bound, o.generator));
 }
 
 /** N(0, std²) with std = gain / sqrt(fan). */
@@ -44,20 +62,20 @@ export function kaimingNormal_(t: Tensor, o: KaimingOptions = {}): Tensor {
   const { fanIn, fanOut } = fans(t);
   const fan = (o.mode ?? 'fan_in') === 'fan_in' ? fanIn : fanOut;
   const std = gain(o.nonlinearity ?? 'leaky_relu', o.a ?? 0) / Math.sqrt(fan);
-  return noGrad(() => t.normal_(0, std, o.generator));
+  return sampled_(t, o.generator, (x) => x.normal_(0, std, o.generator));
 }
 
 export function xavierUniform_(t: Tensor, o: { gain?: number; generator?: Generator } = {}): Tensor {
   const { fanIn, fanOut } = fans(t);
   const bound = (o.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
-  return noGrad(() => t.uniform_(-bound, bound, o.generator));
+  return sampled_(t, o.generator, (x) => x.uniform_(-bound, bound, o.generator));
 }
 
 export function uniform_(t: Tensor, a = 0, b = 1, generator?: Generator): Tensor {
-  return noGrad(() => t.uniform_(a, b, generator));
+  return sampled_(t, generator, (x) => x.uniform_(a, b, generator));
 }
 export function normal_(t: Tensor, mean = 0, std = 1, generator?: Generator): Tensor {
-  return noGrad(() => t.normal_(mean, std, generator));
+  return sampled_(t, generator, (x) => x.normal_(mean, std, generator));
 }
 export function constant_(t: Tensor, value: number): Tensor {
   return noGrad(() => t.fill_(value));

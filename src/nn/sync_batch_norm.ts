@@ -5,8 +5,10 @@
  * process's input gradient has every process's share. With the gradients then averaged over the
  * processes, one step equals that of one process on the whole global batch.
  */
+
 import type { Collective } from '../distributed/collective.ts';
 import { cat } from '../tensor/creation.ts';
+import type { Device } from '../tensor/dtype.ts';
 import { noGrad } from '../tensor/scope.ts';
 import { full, type Tensor } from '../tensor/tensor.ts';
 
@@ -24,7 +26,7 @@ export function syncBatchNorm(x: Tensor, bn: BatchNormState, group: Collective):
   const c = x.size(1);
   const dims = [0, ...Array.from({ length: x.ndim - 2 }, (_, i) => i + 2)];
   const count = x.numel / c;
-  const local = cat([x.sum(dims), x.square().sum(dims), full([1], count, { dtype: x.dtype })]);
+  const local = cat([x.sum(dims), x.square().sum(dims), full([1], count, { dtype: x.dtype, device: x.device as Device })]);
   const total = group.sumDifferentiable(local);
   const n = total.narrow(0, 2 * c, 1);
   const mean = total.narrow(0, 0, c).div(n);

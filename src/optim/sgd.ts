@@ -4,6 +4,7 @@
  *   d = nesterov ? d + momentum·buf : buf;  p −= lr·d.
  * Parameters are named, so the momentum buffers can be checkpointed by parameter name.
  */
+import type { Device } from '../tensor/dtype.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -126,7 +127,8 @@ export class SGD {
           throw new ConfigError(`optimizer state '${key}' has shape [${ts}], parameter has [${ps}]`);
         }
         this.momentumBuffers.get(name)?.dispose();
-        this.momentumBuffers.set(name, keep(t.clone()));
+        // On the parameter's device (a checkpoint holds CPU tensors).
+        this.momentumBuffers.set(name, keep(t.to({ device: p.device as Device, copy: true })));
       }
     });
   }

@@ -18,6 +18,44 @@ export interface RandomOptions extends CreateOptions {
 }
 
 const code = (d?: DType) => (d === undefined ? undefined : dtypeCode(d));
+
+/**
+ * Where creation functions put tensors when no `device` is given: 'cpu' unless set. Process-wide
+ * (like torch.set_default_device): `train()` and `evaluate()` set it to their `device` for their
+ * duration, so the methods, memories and k-means create their tensors there without a device
+ * argument at every call. Tensors made from JS data are copied there.
+ */
+let defaultDevice: Device = 'cpu';
+
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}
+
+/** Sets the default device; returns the previous one (to restore). */
+export function setDefaultDevice(d: Device): Device {
+  const before = defaultDevice;
+  defaultDevice = d;
+  return before;
+}
+
+/** Runs `fn` with `d` as the default device (restored after, also when `fn` throws or its promise rejects). */
+export async function withDefaultDevice<T>(d: Device, fn: () => Promise<T>): Promise<T> {
+  const before = setDefaultDevice(d);
+  try {
+    return await fn();
+  } finally {
+    setDefaultDevice(before);
+  }
+}
+
+const dev = (o: { device?: Device }): Device | undefined => {
+  const d = o.device ?? defaultDevice;
+  return d === 'cpu' ? undefined : d;
+};
+
+/** Seeded draws are made on their generator's device (the CPU) and then moved: the same values on every device. */
+const drawn = (o: RandomOptions, draw: (device: Device | undefined) => Tensor): Tensor =>
+  o.generator === undefined ? draw(dev(o)) : onDevice(draw(undefined), o.device ?? defaultDevice);
 const finish = (t: Tensor, o: CreateOptions): Tensor => (o.requiresGrad ? t.requiresGrad_(true) : t);
 const onDevice = (t: Tensor, device?: Device): Tensor => {
   if (device === undefined || device === 'cpu') return t;
@@ -78,12 +116,12 @@ export function tensor(data: ArrayBufferView | unknown[] | number, o: CreateOpti
     t.dispose();
     t = r;
   }
-  return finish(onDevice(t, o.device), o);
+  return finish(onDevice(t, o.device ?? defaultDevice), o);
 }
 
 /** A 0-d tensor holding one number. */
 export function scalar(value: number, o: CreateOptions = {}): Tensor {
-  return finish(full([], value, { dtype: o.dtype ?? 'float32', device: o.device }), o);
+  return finish(full([], value, { dtype: o.dtype ?? 'float32', device: o.device ?? defaultDevice }), o);
 }
 
 const zerosOp = aten('zeros');
@@ -104,25 +142,25 @@ const stackOp = aten('stack');
 const whereOp = aten('where', 'self');
 
 export function zeros(shape: number[], o: CreateOptions = {}): Tensor {
-  return finish(wrap(zerosOp(shape, code(o.dtype), undefined, o.device)), o);
+  return finish(wrap(zerosOp(shape, code(o.dtype), undefined, dev(o))), o);
 }
 export function ones(shape: number[], o: CreateOptions = {}): Tensor {
-  return finish(wrap(onesOp(shape, code(o.dtype), undefined, o.device)), o);
+  return finish(wrap(onesOp(shape, code(o.dtype), undefined, dev(o))), o);
 }
 /** Uninitialised memory (contents arbitrary). */
 export function empty(shape: number[], o: CreateOptions = {}): Tensor {
-  return finish(wrap(emptyOp(shape, code(o.dtype), undefined, o.device)), o);
+  return finish(wrap(emptyOp(shape, code(o.dtype), undefined, dev(o))), o);
 }
 /** Values start, start+step, ... below end (int64 when all three are integers, like torch.arange). */
 export function arange(start: number, end?: number, step = 1, o: CreateOptions = {}): Tensor {
   const [s, e] = end === undefined ? [0, start] : [start, end];
-  return finish(wrap(arangeOp(s, e, step, code(o.dtype), undefined, o.device)), o);
+  return finish(wrap(arangeOp(s, e, step, code(o.dtype), undefined, dev(o))), o);
 }
 export function linspace(start: number, end: number, steps: number, o: CreateOptions = {}): Tensor {
-  return finish(wrap(linspaceOp(start, end, steps, code(o.dtype), undefined, o.device)), o);
+  return finish(wrap(linspaceOp(start, end, steps, code(o.dtype), undefined, dev(o))), o);
 }
 export function eye(n: number, o: CreateOptions = {}): Tensor {
-  return finish(wrap(eyeOp(n, code(o.dtype), undefined, o.device)), o);
+  return finish(wrap(eyeOp(n, code(o.dtype), undefined, dev(o))), o);
 }
 export function zerosLike(t: Tensor, o: CreateOptions = {}): Tensor {
   return finish(wrap(zerosLikeOp(t, code(o.dtype), undefined, o.device)), o);
@@ -136,19 +174,19 @@ export function fullLike(t: Tensor, value: number, o: CreateOptions = {}): Tenso
 
 /** Uniform samples in [0, 1). */
 export function rand(shape: number[], o: RandomOptions = {}): Tensor {
-  return finish(wrap(randOp(shape, o.generator?.handle, code(o.dtype), undefined, o.device)), o);
+  return finish(drawn(o, (d) => wrap(randOp(shape, o.generator?.handle, code(o.dtype), undefined, d))), o);
 }
 /** Standard normal samples. */
 export function randn(shape: number[], o: RandomOptions = {}): Tensor {
-  return finish(wrap(randnOp(shape, o.generator?.handle, code(o.dtype), undefined, o.device)), o);
+  return finish(drawn(o, (d) => wrap(randnOp(shape, o.generator?.handle, code(o.dtype), undefined, d))), o);
 }
 /** Integers uniform in [low, high) (int64 by default). */
 export function randint(low: number, high: number, shape: number[], o: RandomOptions = {}): Tensor {
-  return finish(wrap(randintOp(low, high, shape, o.generator?.handle, code(o.dtype ?? 'int64'), undefined, o.device)), o);
+  return finish(drawn(o, (d) => wrap(randintOp(low, high, shape, o.generator?.handle, code(o.dtype ?? 'int64'), undefined, d))), o);
 }
 /** A random permutation of 0..n-1 (int64). */
 export function randperm(n: number, o: RandomOptions = {}): Tensor {
-  return finish(wrap(randpermOp(n, o.generator?.handle, code(o.dtype ?? 'int64'), undefined, o.device)), o);
+  return finish(drawn(o, (d) => wrap(randpermOp(n, o.generator?.handle, code(o.dtype ?? 'int64'), undefined, d))), o);
 }
 
 /** Concatenates along an existing dimension. */

@@ -13,14 +13,14 @@ export const TrainConfigSchema = z
   .object({
     /** The clustering methods (odc, deepcluster) and the pretext methods to start them from (rotation, npid). */
     method: z.enum(['odc', 'deepcluster', 'rotation', 'npid']).default('odc'),
-    /** fashion-mnist | mnist | idx:DIR | cifar:DIR | folder:DIR */
+    /** fashion-mnist | mnist | idx:DIR | cifar:DIR | folder:DIR (in memory) | stream:DIR | shards:PATH (streamed) */
     dataset: z.string().default('fashion-mnist'),
     split: z.enum(['train', 'test', 'all']).default('train'),
     /** Use a seeded random subset of this many images. */
     subset: z.number().int().positive().optional(),
     /** Long-tail subsampling: largest/smallest class ratio (1..64), needs labels. */
     longTail: z.number().min(1).max(64).optional(),
-    /** Folder datasets: side images are resized to (default: their median shorter side, at most 64). */
+    /** Folder, stream and shard datasets: side images are resized or cropped to (default: their median shorter side, at most 64 for folders, 224 streamed). */
     imageSize: z.number().int().min(8).optional(),
     onBadImage: z.enum(['skip', 'fail']).default('skip'),
     arch: z.enum(['resnet18', 'resnet34', 'resnet50', 'alexnet']).default('resnet18'),
@@ -110,10 +110,21 @@ export const TrainConfigSchema = z
       })
       .prefault({}),
     seed: z.number().int().nonnegative().default(0),
+    /**
+     * Where the model, optimiser state, memories, k-means and batches live: 'cpu', 'cuda' or
+     * 'cuda:N' (a libtorch built with CUDA: LIBTORCH=..., README). Checkpoints hold CPU tensors
+     * either way, so a run continues on another device.
+     */
+    device: z
+      .string()
+      .regex(/^(cpu|cuda(:\d+)?)$/, "expected 'cpu', 'cuda' or 'cuda:N'")
+      .default('cpu'),
     threads: z.number().int().positive().optional(),
     /**
-     * Worker threads preparing batches (0: inline). Default: 1 when the machine has a core to spare
-     * beyond libtorch's threads, else 0 (on 2 cores a worker slowed the loop 3-7 %: measured, README).
+     * Worker threads preparing batches (0: inline). Default for in-memory data: 1 when the machine has
+     * a core to spare beyond libtorch's threads, else 0 (on 2 cores a worker slowed the loop 3-7 %:
+     * measured, README); for streamed data, which decodes every image, every core beyond libtorch's
+     * threads, at least 1.
      */
     workers: z.number().int().nonnegative().optional(),
     /**

@@ -21,7 +21,8 @@ import { useSyncBatchNorm } from '../nn/layers.ts';
 import { constantLr, cosineLr, type Schedule, stepLr } from '../optim/schedules.ts';
 import { SGD } from '../optim/sgd.ts';
 import { getNumThreads, setNumThreads } from '../runtime.ts';
-import { tensor } from '../tensor/creation.ts';
+import { tensor, withDefaultDevice } from '../tensor/creation.ts';
+import { checkDevice } from '../tensor/device.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { Generator, manualSeed } from '../tensor/random.ts';
 import { tidy } from '../tensor/scope.ts';
@@ -129,7 +130,19 @@ export async function loadTrainingSet(cfg: TrainConfig, log: (l: string) => void
   return set;
 }
 
+/**
+ * Trains `userCfg` on its device: everything the run creates (model, optimiser state, memories,
+ * k-means, batches) lives on `cfg.device`; checkpoints are written from CPU copies.
+ */
 export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
+  const device = checkDevice(userCfg.device, '--device');
+  if (device !== 'cpu' && (o.group?.worldSize ?? 1) > 1) {
+    throw new ConfigError(`--device ${device} with ${o.group?.worldSize} processes: several processes on CUDA need an NCCL process group, which this build does not have; use --device cpu (Gloo) or one process`);
+  }
+  return withDefaultDevice(device, () => trainOn(userCfg, o));
+}
+
+async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResult> {
   let cfg = userCfg;
   const tSetup = performance.now();
   const group = o.group ?? singleProcess;
@@ -147,10 +160,14 @@ export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise
   // On CPU, the cores are divided among the processes of this machine.
   const threads = cfg.threads ?? (group.localWorldSize > 1 ? Math.max(1, Math.floor(availableParallelism() / group.localWorldSize)) : undefined);
   if (threads !== undefined) setNumThreads(threads);
-  cfg = { ...cfg, workers: cfg.workers ?? (availableParallelism() > getNumThreads() * group.localWorldSize ? 1 : 0) };
   manualSeed(cfg.seed);
 
   const store = await loadTrainingSet(cfg, log);
+  // Worker threads: in-memory sets, one when a core is free beyond the engine's threads; streamed
+  // sets (decoding is the work), every core this process does not give the engine, at least one.
+  const coresHere = Math.floor(availableParallelism() / group.localWorldSize);
+  const workers = isStreamed(store) ? Math.max(1, coresHere - getNumThreads()) : coresHere > getNumThreads() ? 1 : 0;
+  cfg = { ...cfg, workers: cfg.workers ?? workers };
   const itersPerEpoch = Math.ceil(store.n / cfg.batchSize);
   const budget = parseBudget(cfg, store.n);
   /** The run's length in iterations: a wall-time budget's is settled after its first iterations (or read from its checkpoint). */

@@ -5,10 +5,11 @@
  * the shards' headers; `read(i)` returns image i's bytes.
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
-import { dirname, extname, join } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { DataError } from '../errors.ts';
-import { folderLabels, listImages } from '../folder.ts';
+import { folderLabels, IMAGE_FILES } from '../folder.ts';
 import { type Located, readLocated } from './decode.ts';
+import { listImagesCached } from './index_cache.ts';
 import { indexTar } from './tar_index.ts';
 
 export interface ImageSource {
@@ -28,9 +29,9 @@ export interface ImageSource {
 
 export function folderSource(dir: string): ImageSource {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataError(dir, 'dataset folder does not exist');
-  const files = listImages(dir);
+  const { files } = listImagesCached(dir, IMAGE_FILES);
   if (files.length === 0) throw new DataError(dir, 'no image files in this folder');
-  const { labels, classNames } = folderLabels(dir, files);
+  const { labels, classNames } = folderLabels(resolve(dir), files);
   return { n: files.length, labels, classNames, source: `folder:${dir}`, where: (i) => files[i], locate: (i) => ({ path: files[i] }), read: (i) => readLocated({ path: files[i] }) };
 }
 

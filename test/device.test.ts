@@ -1,0 +1,75 @@
+/**
+ * The device as an input: `--device` checked against what this libtorch can reach (a clear error,
+ * never an abort), creation functions that follow the default device (what `train()` sets), seeded
+ * draws that are the same on every device, and a CPU run that is unchanged by `device: 'cpu'`.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { kaimingUniform_ } from '../src/nn/init.ts';
+import { cuda } from '../src/runtime.ts';
+import { empty, getDefaultDevice, randn, setDefaultDevice, tensor, withDefaultDevice, zeros } from '../src/tensor/creation.ts';
+import { checkDevice } from '../src/tensor/device.ts';
+import { ConfigError } from '../src/tensor/errors.ts';
+import { Generator } from '../src/tensor/random.ts';
+import { tidy } from '../src/tensor/scope.ts';
+import { resolveConfig } from '../src/train/config.ts';
+import { train } from '../src/train/trainer.ts';
+
+const hasCuda = cuda.isAvailable();
+
+describe('device', () => {
+  it('checks --device: cpu always; cuda only where this libtorch has it, naming the flag', () => {
+    assert.equal(checkDevice(undefined, '--device'), 'cpu');
+    assert.equal(checkDevice('cpu', '--device'), 'cpu');
+    assert.throws(() => checkDevice('gpu', '--device'), (e) => e instanceof ConfigError && e.message === '--device gpu: expected cpu, cuda or cuda:N');
+    assert.throws(() => checkDevice('cpu:1', '--device'), ConfigError);
+    if (hasCuda) {
+      assert.equal(checkDevice('cuda', '--device'), 'cuda');
+      assert.throws(() => checkDevice(`cuda:${cuda.deviceCount()}`, '--device'), /this machine has \d+ CUDA device/);
+    } else {
+      assert.throws(() => checkDevice('cuda', '--device'), (e) => e instanceof ConfigError && /^--device cuda: no CUDA device is usable here .*LIBTORCH=/.test(e.message));
+    }
+    assert.throws(() => resolveConfig({ device: 'tpu' }), /device/);
+  });
+
+  it('train() with a device this process cannot use fails before reading any data', { skip: hasCuda && 'CUDA is usable here' }, async () => {
+    await assert.rejects(train(resolveConfig({ device: 'cuda:0', dataset: 'idx:/nonexistent' }), { log: () => {} }), /^ConfigError: --device cuda:0: no CUDA device/);
+  });
+
+  it('creation functions follow the default device, and withDefaultDevice restores it even when its work fails', async () => {
+    assert.equal(getDefaultDevice(), 'cpu');
+    const before = setDefaultDevice('cuda');
+    try {
+      // Routed to the default device: a CUDA tensor where there is CUDA, else an engine error (not an abort).
+      for (const make of [() => zeros([2]), () => empty([2]), () => tensor(Float32Array.of(1, 2))]) {
+        if (hasCuda) tidy(() => assert.ok(make().device.startsWith('cuda')));
+        else assert.throws(make, Error);
+      }
+      // An explicit device wins over the default.
+      tidy(() => assert.equal(zeros([2], { device: 'cpu' }).device, 'cpu'));
+    } finally {
+      setDefaultDevice(before);
+    }
+    await assert.rejects(withDefaultDevice('cuda', async () => Promise.reject(new Error('inside'))), /inside/);
+    assert.equal(getDefaultDevice(), 'cpu');
+  });
+
+  it('seeded draws and seeded weight initialisation give the same values whatever the default device', { skip: !hasCuda && 'no CUDA device here' }, () => {
+    tidy(() => {
+      const a = randn([5], { generator: new Generator(7) }).toArray();
+      const w = empty([4, 3]);
+      kaimingUniform_(w, { generator: new Generator(9) });
+      const before = setDefaultDevice('cuda');
+      try {
+        const b = randn([5], { generator: new Generator(7) });
+        assert.ok(b.device.startsWith('cuda'));
+        assert.deepEqual(b.toArray(), a);
+        const v = empty([4, 3]);
+        kaimingUniform_(v, { generator: new Generator(9) });
+        assert.deepEqual(v.toArray(), w.toArray());
+      } finally {
+        setDefaultDevice(before);
+      }
+    });
+  });
+});
