@@ -133,6 +133,8 @@ describe('datasets', () => {
   });
 
   it('rejects an unknown dataset spec with the accepted forms', async () => {
-    await assert.rejects(loadDataset('imagenet'), /Expected --dataset fashion-mnist, mnist, idx:DIR, cifar:DIR or folder:DIR but received 'imagenet'/);
+    await assert.rejects(loadDataset('imagenet'), /Expected --dataset fashion-mnist, mnist, idx:DIR, cifar:DIR, folder:DIR, stream:DIR or shards:PATH but received 'imagenet'/);
+    // A streamed spec where a command needs the images in memory: said so.
+    await assert.rejects(loadDataset('shards:/data/x'), /--dataset shards:\/data\/x: a streamed dataset/);
   });
 });
