@@ -98,7 +98,8 @@ describe('streaming sources and batches', { skip: skipNoData }, () => {
     assert.equal(listImagesCached(tree, exts).cached, true);
     // An unwritable cache place: the list is made anyway.
     const saved = process.env.ODC_CACHE_DIR;
-    process.env.ODC_CACHE_DIR = '/proc/odc-cache-cannot-exist';
+    writeFileSync(join(dir, 'a-file'), '');
+    process.env.ODC_CACHE_DIR = join(dir, 'a-file', 'cache');
     try {
       assert.deepEqual(listImagesCached(tree, exts), { files: third.files, cached: false });
     } finally {

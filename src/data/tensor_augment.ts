@@ -8,7 +8,7 @@
 
 import { tensorFromIndices } from '../cluster/tensor_util.ts';
 import * as F from '../nn/functional.ts';
-import { cat, stack, tensor, where } from '../tensor/creation.ts';
+import { stack, tensor, where } from '../tensor/creation.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { AugmentConfig, ImageParams } from './augment.ts';
@@ -39,22 +39,22 @@ function rotate(x: Tensor, angles: number[]): Tensor {
   return F.gridSample(x, grid, { padding: 'border', alignCorners: false }).mul(inside.float());
 }
 
+/**
+ * torchvision's hue shift (RGB → HSV, hue + shift mod 1, → RGB) with whole-batch ops. The hue of a
+ * pixel whose largest channel is c is ((next channel − the one after) / (max − min) + 2c) / 6; back
+ * to RGB, channel n is max − (max − min)·clamp(min(k, 4 − k), 0, 1) with k = (6·hue + 5, 3, 1) mod 6.
+ * Grey pixels (max = min) come back unchanged from the same formula.
+ */
 function hueShift(x: Tensor, shift: Tensor): Tensor {
-  const [r, g, b] = [0, 1, 2].map((c) => x.select(1, c));
-  const max = x.max(1)[0];
-  const min = x.min(1)[0];
-  const d = max.sub(min);
-  const safe = where(d.gt(0), d, d.add(1));
-  let h = where(max.eq(r), g.sub(b).div(safe), where(max.eq(g), b.sub(r).div(safe).add(2), r.sub(g).div(safe).add(4)));
-  h = h.div(6).add(shift.squeeze(1));
-  h = h.sub(h.floor());
-  const s = d.div(where(max.gt(0), max, max.add(1)));
-  const channel = (n: number) => {
-    const k = h.mul(6).add(n).remainder(6);
-    return max.sub(max.mul(s).mul(k.minimum(k.neg().add(4)).clamp(0, 1)));
-  };
-  const rgb = stack([channel(5), channel(3), channel(1)], 1);
-  return where(d.gt(0).unsqueeze(1), rgb, x);
+  const [max, at] = x.max(1, true);
+  const d = max.sub(x.min(1, true)[0]);
+  const safe = d.add(d.eq(0).float());
+  const ahead = (k: number) => x.roll(-k, 1).gather(1, at);
+  let h = ahead(1).sub(ahead(2)).div(safe).add(at.float().mul(2));
+  h = h.div(6).add(shift);
+  h = h.sub(h.floor()).mul(6);
+  const k = h.add(tensor(Float32Array.of(5, 3, 1), { shape: [1, 3, 1, 1] })).remainder(6);
+  return max.sub(d.mul(k.minimum(k.neg().add(4)).clamp(0, 1)));
 }
 
 /** One jitter operation (0 brightness, 1 contrast, 2 saturation, 3 hue) on images [G, C, S, S] with their own factors. */
@@ -109,26 +109,25 @@ function normalize(y: Tensor, cfg: Pick<AugmentConfig, 'mean' | 'std'>): Tensor 
 function jitter(x: Tensor, params: Jitter[]): Tensor {
   return tidy(() => {
     const c = x.size(1);
-    let y = rotate(x, params.map((p) => p.angle));
-    const groups = new Map<string, number[]>();
-    for (const [i, p] of params.entries()) {
-      const key = p.jitter.order.join();
-      groups.set(key, [...(groups.get(key) ?? []), i]);
-    }
-    const parts: Tensor[] = [];
-    const rows: number[] = [];
-    for (const ix of groups.values()) {
-      let g = groups.size === 1 ? y : y.indexSelect(0, tensorFromIndices(ix));
-      const ps = ix.map((i) => params[i]);
-      for (const op of ps[0].jitter.order) g = jitterOp(g, op, ps);
-      parts.push(g);
-      rows.push(...ix);
-    }
-    if (groups.size === 1) y = parts[0];
-    else {
-      const back = new Array<number>(rows.length);
-      for (const [k, r] of rows.entries()) back[r] = k;
-      y = cat(parts).indexSelect(0, tensorFromIndices(back));
+    const rotated = rotate(x, params.map((p) => p.angle));
+    // Written in place below: never the caller's tensor.
+    let y = rotated === x ? x.clone() : rotated;
+    // Each image applies its four operations in its own order. Position by position, the images
+    // whose operation there is the same are done together: at most 4 x 4 batched operations per
+    // batch, whatever the mix of orders (grouping by whole order made up to 24 x 4 small ones).
+    for (let slot = 0; slot < 4; slot++) {
+      const byOp = new Map<number, number[]>();
+      for (const [i, p] of params.entries()) byOp.set(p.jitter.order[slot], [...(byOp.get(p.jitter.order[slot]) ?? []), i]);
+      for (const [op, ix] of byOp) {
+        const ps = ix.map((i) => params[i]);
+        if (ix.length === params.length) {
+          y = jitterOp(y, op, ps);
+          continue;
+        }
+        const rows = tensorFromIndices(ix);
+        const done = jitterOp(y.indexSelect(0, rows), op, ps);
+        y.indexCopy_(0, rows, done);
+      }
     }
     if (c === 3 && params.some((p) => p.gray)) y = where(perImage(params.map((p) => (p.gray ? 1 : 0))).gt(0), luma(y).expandAs(y), y);
     return y;

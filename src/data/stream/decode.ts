@@ -4,10 +4,10 @@
  * rotation, colour jitter, grayscale and normalisation as tensor ops (tensor_augment.ts). The
  * parameters are drawn as augment.ts draws them, so both paths draw from the same distributions.
  *
- * The random-resized crop is made by resizing the whole image so that the crop box becomes S x S,
- * then cutting the box out: when that factor is 1/2 or less, libjpeg decodes at 1/2, 1/4 or 1/8
- * scale (shrink-on-load) instead of decoding every pixel and throwing most away. A box smaller
- * than S (an enlargement) is cut first and then resized.
+ * The random-resized crop: when the crop box is reduced by 2 or more, the whole image is resized so
+ * that the box becomes S x S and the box is cut out, which lets libjpeg decode at 1/2, 1/4 or 1/8
+ * scale (shrink-on-load) instead of decoding every pixel and throwing most away; otherwise the box
+ * is cut first and only its pixels are resampled.
  */
 import { open, readFile } from 'node:fs/promises';
 import type sharpType from 'sharp';
@@ -61,7 +61,8 @@ export type PostParams = Pick<ImageParams, 'angle' | 'jitter' | 'gray'>;
 export async function trainCrop(buf: Buffer, cfg: AugmentConfig, rng: Rng): Promise<{ pixels: Uint8Array; post: PostParams }> {
   const s = cfg.size;
   const lib = await sharp();
-  const meta = await lib(buf).metadata();
+  const input = lib(buf, { failOn: 'error' });
+  const meta = await input.metadata();
   const width = meta.width ?? 0;
   const height = meta.height ?? 0;
   if (width < 1 || height < 1) throw new Error('no image dimensions in the header');
@@ -69,15 +70,20 @@ export async function trainCrop(buf: Buffer, cfg: AugmentConfig, rng: Rng): Prom
   const [top, left, ch, cw] = p.crop;
   const fx = s / cw;
   const fy = s / ch;
-  let img = lib(buf, { failOn: 'error' }).removeAlpha().toColourspace('srgb');
-  if (fx <= 1 && fy <= 1) {
+  // Bilinear (libvips' linear kernel: a triangle filter widened when reducing, as PIL's), the
+  // interpolation torchvision's RandomResizedCrop uses.
+  const kernel = 'linear' as const;
+  let img = input.removeAlpha().toColourspace('srgb');
+  if (fx <= 0.5 && fy <= 0.5) {
+    // Reduced by 2 or more: resizing the whole image lets libjpeg decode at 1/2, 1/4 or 1/8 scale.
     const rw = Math.max(s, Math.round(width * fx));
     const rh = Math.max(s, Math.round(height * fy));
     img = img
-      .resize(rw, rh, { fit: 'fill' })
+      .resize(rw, rh, { fit: 'fill', kernel })
       .extract({ left: Math.min(rw - s, Math.round(left * fx)), top: Math.min(rh - s, Math.round(top * fy)), width: s, height: s });
   } else {
-    img = img.extract({ left, top, width: cw, height: ch }).resize(s, s, { fit: 'fill' });
+    // Otherwise only the crop box is resampled.
+    img = img.extract({ left, top, width: cw, height: ch }).resize(s, s, { fit: 'fill', kernel });
   }
   if (p.flip) img = img.flop();
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
