@@ -8,7 +8,7 @@
 
 import { tensorFromIndices } from '../cluster/tensor_util.ts';
 import * as F from '../nn/functional.ts';
-import { stack, tensor, where } from '../tensor/creation.ts';
+import { tensor, where } from '../tensor/creation.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { AugmentConfig, ImageParams } from './augment.ts';
