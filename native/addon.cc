@@ -40,6 +40,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("isLeaf", IsLeaf);
   EXPORT("setGradEnabled", SetGradEnabled);
   EXPORT("isGradEnabled", IsGradEnabled);
+  EXPORT("autocastEnter", AutocastEnter);
+  EXPORT("autocastExit", AutocastExit);
+  EXPORT("isAutocastEnabled", IsAutocastEnabled);
   EXPORT("setData", SetData);
   // runtime.cc
   EXPORT("setNumThreads", SetNumThreads);

@@ -18,6 +18,9 @@ Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
 Napi::Value IsLeaf(const Napi::CallbackInfo& info);
 Napi::Value SetGradEnabled(const Napi::CallbackInfo& info);
 Napi::Value IsGradEnabled(const Napi::CallbackInfo& info);
+Napi::Value AutocastEnter(const Napi::CallbackInfo& info);
+Napi::Value AutocastExit(const Napi::CallbackInfo& info);
+Napi::Value IsAutocastEnabled(const Napi::CallbackInfo& info);
 Napi::Value SetData(const Napi::CallbackInfo& info);
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info);

@@ -85,7 +85,7 @@ describe('training from streamed datasets', { skip }, () => {
     assert.ok(tr < 1e-4, `identity-augmented training batches differ by ${tr}`);
   });
 
-  it('an ODC run over stream:DIR gives the labels and weights of the same run over folder:DIR', async () => {
+  it('an ODC run over stream:DIR gives the losses and labels of the same run over folder:DIR', async () => {
     const base: TrainConfigInput = {
       width: 4, clusters: 4, batchSize: 32, budget: '6it', workers: 0, logEvery: 1, augment: identity as never,
       memory: { minCluster: 2 }, evalFeatures: false, checkpointEvery: 1000,

@@ -66,6 +66,7 @@ program
   .option('--resume', 'continue from <out>/latest.safetensors')
   .option('--seed <n>', 'random seed (default 0)', int('--seed'))
   .option('--device <device>', 'cpu (default), cuda or cuda:N: where the model, optimiser, memories, k-means and batches live (needs a CUDA libtorch)')
+  .addOption(new Option('--precision <p>', 'forward pass in mixed precision (autocast): fp32 (default), bf16 (CPU or CUDA) or fp16 (CUDA, dynamic loss scaling); losses, memories and the optimiser stay float32').choices(['fp32', 'bf16', 'fp16'] as const))
   .option('--threads <n>', 'libtorch intra-op threads (default: all cores, or ODC_THREADS)', int('--threads'))
   .option('--workers <n>', 'data-preparation worker threads, 0 = inline (default: in-memory data, 1 when a core is free beyond --threads, else 0; streamed data, every core beyond --threads, at least 1)', int('--workers'))
   .option('--max-iterations <n>', 'stop after this many iterations in total (resume later with --resume)', int('--max-iterations'))

@@ -37,6 +37,7 @@ export interface TrainFlags {
   seed?: number;
   threads?: number;
   device?: string;
+  precision?: 'fp32' | 'bf16' | 'fp16';
   workers?: number;
   maxIterations?: number;
   checkpointEvery?: number;
@@ -63,7 +64,7 @@ export async function runTrain(f: TrainFlags): Promise<void> {
     method: f.method, dataset: f.dataset, split: f.split, subset: f.subset, longTail: f.longTail, imageSize: f.imageSize,
     onBadImage: f.onBadImage, arch: f.arch, width: f.width, stem: f.stem, clusters: f.clusters, epochs: f.epochs, budget: f.budget,
     batchSize: f.batchSize, lr: f.lr, weightDecay: f.weightDecay, pcaDim: f.pcaDim, sobel: f.sobel, initFrom: f.initFrom,
-    out: f.out, seed: f.seed, device: f.device, threads: f.threads, workers: f.workers, maxIterations: f.maxIterations,
+    out: f.out, seed: f.seed, device: f.device, precision: f.precision, threads: f.threads, workers: f.workers, maxIterations: f.maxIterations,
     checkpointEvery: f.checkpointEvery, logEvery: f.logEvery, tensorboard: f.tensorboard === false ? false : undefined, syncBn: f.syncBn,
     memory: { assign: f.assign, minCluster: f.minCluster, warmupEpochs: f.labelWarmup },
     augment: { scale: f.cropMin !== undefined ? [f.cropMin, 1] : undefined },

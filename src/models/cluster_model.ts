@@ -4,7 +4,9 @@
  * rotation: a head over the 4 rotations; NPID: a linear neck to the embedding, no head.
  * State-dict keys follow the released code (`backbone.*`, `neck.*`, `head.fc.*`).
  */
+import { autocast, type Precision } from '../nn/autocast.ts';
 import { Module } from '../nn/module.ts';
+import type { Device } from '../tensor/dtype.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import type { Generator } from '../tensor/random.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -53,6 +55,7 @@ export class ClusterModel extends Module {
   readonly neck: OdcNeck | LinearNeck | undefined;
   readonly #head: ClsHead | undefined;
   readonly featureDim: number;
+  #precision: { precision: Precision; device: Device } = { precision: 'fp32', device: 'cpu' };
 
   constructor(readonly options: ClusterModelOptions) {
     super();
@@ -81,14 +84,30 @@ export class ClusterModel extends Module {
     return this.sobel === undefined ? x : this.sobel.forward(x);
   }
 
+  /**
+   * Mixed precision of `feature` and `forward` (what the methods train and cluster with): under
+   * autocast on `device`, their outputs returned as float32, so losses and memories stay float32.
+   */
+  setPrecision(precision: Precision, device: Device): void {
+    this.#precision = { precision, device };
+  }
+
+  #mixed(fn: () => Tensor): Tensor {
+    const p = this.#precision;
+    if (p.precision === 'fp32') return fn();
+    return autocast(p.device, p.precision, fn).float();
+  }
+
   /** The clustered feature: the neck output (ODC) or the pooled backbone feature (DeepCluster). */
   feature(x: Tensor): Tensor {
-    const pooled = this.backbone.pooled(this.prepare(x));
-    return this.neck === undefined ? pooled : this.neck.forward(pooled);
+    return this.#mixed(() => {
+      const pooled = this.backbone.pooled(this.prepare(x));
+      return this.neck === undefined ? pooled : this.neck.forward(pooled);
+    });
   }
 
   forward(x: Tensor): Tensor {
-    return this.head.forward(this.feature(x));
+    return this.#mixed(() => this.head.forward(this.feature(x)));
   }
 
   /** Parameter groups of the released optimiser config: the head trains without momentum. */

@@ -14,6 +14,11 @@ export type StoreHandle = object & { readonly __store: unique symbol };
 export type ProcessGroupHandle = object & { readonly __processGroup: unique symbol };
 /** Reductions Gloo implements (average is a sum divided in TypeScript). */
 export type NativeReduceOp = 'sum' | 'product' | 'min' | 'max';
+/** What autocastEnter replaced, for autocastExit to restore. */
+export interface AutocastState {
+  enabled: boolean;
+  dtype: string;
+}
 /** What a dispatched operator can return. */
 export type RawResult = Handle | number | boolean | string | undefined | RawResult[];
 
@@ -38,6 +43,9 @@ export interface NativeBinding {
   isLeaf(h: Handle): boolean;
   setGradEnabled(flag: boolean): boolean;
   isGradEnabled(): boolean;
+  autocastEnter(device: 'cpu' | 'cuda', dtype: 'bfloat16' | 'float16'): AutocastState;
+  autocastExit(device: 'cpu' | 'cuda', prev: AutocastState): void;
+  isAutocastEnabled(device: 'cpu' | 'cuda'): boolean;
   setData(h: Handle, source: Handle): void;
 
   setNumThreads(n: number): void;
@@ -83,7 +91,7 @@ export interface NativeBinding {
 export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'resolveOp', 'callOp', 'callOpInPlace', 'opSchema',
   'fromBuffer', 'toBuffer', 'meta', 'strides', 'free', 'isAlive', 'sameStorage',
-  'backward', 'grad', 'setGrad', 'setRequiresGrad', 'isLeaf', 'setGradEnabled', 'isGradEnabled', 'setData',
+  'backward', 'grad', 'setGrad', 'setRequiresGrad', 'isLeaf', 'setGradEnabled', 'isGradEnabled', 'autocastEnter', 'autocastExit', 'isAutocastEnabled', 'setData',
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
   'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount',
   'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'setErrorClass',

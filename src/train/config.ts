@@ -119,6 +119,12 @@ export const TrainConfigSchema = z
       .string()
       .regex(/^(cpu|cuda(:\d+)?)$/, "expected 'cpu', 'cuda' or 'cuda:N'")
       .default('cpu'),
+    /**
+     * Mixed precision of the network's forward pass (autocast): 'fp32' (default), 'bf16' (CPU or
+     * CUDA) or 'fp16' (CUDA, with dynamic loss scaling). Losses, BatchNorm statistics, the memories
+     * and the optimiser stay float32.
+     */
+    precision: z.enum(['fp32', 'bf16', 'fp16']).default('fp32'),
     threads: z.number().int().positive().optional(),
     /**
      * Worker threads preparing batches (0: inline). Default for in-memory data: 1 when the machine has

@@ -17,12 +17,15 @@ import { clusterAccuracy, clusterSizes, nmi } from '../eval/cluster_metrics.ts';
 import { writeNpy } from '../io/npy.ts';
 import { saveSafetensors, writeFileAtomic } from '../io/safetensors.ts';
 import { ClusterModel } from '../models/cluster_model.ts';
+import { checkPrecision } from '../nn/autocast.ts';
 import { useSyncBatchNorm } from '../nn/layers.ts';
+import { LossScaler, type LossScalerState } from '../optim/loss_scaler.ts';
 import { constantLr, cosineLr, type Schedule, stepLr } from '../optim/schedules.ts';
 import { SGD } from '../optim/sgd.ts';
 import { getNumThreads, setNumThreads } from '../runtime.ts';
 import { tensor, withDefaultDevice } from '../tensor/creation.ts';
 import { checkDevice } from '../tensor/device.ts';
+import type { Device } from '../tensor/dtype.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { Generator, manualSeed } from '../tensor/random.ts';
 import { tidy } from '../tensor/scope.ts';
@@ -136,6 +139,7 @@ export async function loadTrainingSet(cfg: TrainConfig, log: (l: string) => void
  */
 export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
   const device = checkDevice(userCfg.device, '--device');
+  checkPrecision(userCfg.precision, device);
   if (device !== 'cpu' && (o.group?.worldSize ?? 1) > 1) {
     throw new ConfigError(`--device ${device} with ${o.group?.worldSize} processes: several processes on CUDA need an NCCL process group, which this build does not have; use --device cpu (Gloo) or one process`);
   }
@@ -178,6 +182,9 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
   const augCfg = presetFor(store.channels, store.height, Object.fromEntries(Object.entries(rc.augment).filter(([, v]) => v !== undefined)));
   const model = new ClusterModel(modelOptions(rc, { channels: store.channels, stem }, new Generator(rc.seed)));
   if (cfg.syncBn && group.worldSize > 1) useSyncBatchNorm(model, group);
+  model.setPrecision(cfg.precision, cfg.device as Device);
+  // float16 gradients underflow without it (bfloat16 has float32's range).
+  const scaler = cfg.precision === 'fp16' ? new LossScaler() : undefined;
   // Dropout draws differ between ranks (rank 0's generator is the one checkpointed).
   const reseedDropout = (iteration: number) => {
     if (group.rank > 0) manualSeed(Number((BigInt(cfg.seed) * 1_000_003n + BigInt(group.rank) * 7_919n + BigInt(iteration)) % 2n ** 52n));
@@ -197,7 +204,7 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
   log(`data: ${store.source}: ${store.n} images ${store.channels}x${store.height}x${store.width}${isStreamed(store) ? ' (streamed: decoded and cropped per batch)' : ''}${store.labels ? `, ${store.classNames?.length} true classes (evaluation only)` : ''}`);
   const perProcess = group.worldSize > 1 ? ` (${cfg.batchSize / group.worldSize} per process x ${group.worldSize} processes${cfg.syncBn ? ', synchronised BatchNorm' : ''})` : '';
   const clustersText = `${rc.clusters} ${rc.method === 'rotation' || rc.method === 'npid' ? 'clusters at the end' : 'clusters'}${cfg.clusters === undefined ? ' (default for this many images)' : ''}`;
-  log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${clustersText}, batch ${cfg.batchSize}${perProcess}, lr ${lr}`);
+  log(`model: ${cfg.arch} (${stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${clustersText}, batch ${cfg.batchSize}${perProcess}, lr ${lr}${cfg.device !== 'cpu' ? `, on ${cfg.device}` : ''}${cfg.precision !== 'fp32' ? `, ${cfg.precision} autocast` : ''}`);
   log(`budget: ${budget.text}`);
   const writeConfig = () => {
     if (root) writeFileSync(join(outDir, 'config.json'), `${JSON.stringify({ ...rc, epochs: epochsFor(totalIters), iterations: totalIters, lr }, null, 2)}\n`);
@@ -217,6 +224,7 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
         optimizer.loadStateDict(ck.optimizer);
         algo.loadStateDict(ctx, new Map([...ck.memory, ...ck.rest]), ck.meta);
         restoreRng(ck);
+        if (scaler && isScalerState(ck.meta.loss_scale)) scaler.load(ck.meta.loss_scale);
         progress = ck.progress ?? progress;
         carried = progress.step > 0 ? readRunning(ck.meta.running) : undefined;
         if (totalIters === undefined && typeof ck.meta.budget_iterations === 'number') totalIters = ck.meta.budget_iterations;
@@ -261,7 +269,7 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
       if (!root) return;
       saveCheckpoint(latest, {
         model: model.stateDict(), optimizer: optimizer.stateDict(), memory: algo.stateDict(), progress,
-        meta: { ...algo.meta(), config: rc, ...(totalIters !== undefined ? { budget_iterations: totalIters } : {}), ...(progress.step > 0 ? { running: { epoch: writeRunning(sums), window: writeRunning(window) } } : {}) },
+        meta: { ...algo.meta(), ...(scaler ? { loss_scale: scaler.state() } : {}), config: rc, ...(totalIters !== undefined ? { budget_iterations: totalIters } : {}), ...(progress.step > 0 ? { running: { epoch: writeRunning(sums), window: writeRunning(window) } } : {}) },
       });
     };
     const maker = batchSource(store, augCfg, cfg.workers ?? 0, log);
@@ -299,8 +307,9 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
           const r = tidy(() => {
             const s = algo.step(ctx, batch);
             optimizer.zeroGrad();
-            group.backwardAveraged(s.loss, params, { bucketBytes: cfg.gradBucketMb * 2 ** 20, overlap: cfg.overlapGradients });
-            optimizer.step();
+            group.backwardAveraged(scaler ? scaler.scaleLoss(s.loss) : s.loss, params, { bucketBytes: cfg.gradBucketMb * 2 ** 20, overlap: cfg.overlapGradients });
+            // (fp16: a step whose gradients overflowed is skipped and the scale lowered)
+            if (scaler === undefined || scaler.unscale(params)) optimizer.step();
             // The global batch's loss and pseudo-label accuracy (means of the ranks' equal slices).
             const stats = group.allReduce(tensor(Float64Array.of(s.loss.item(), s.logits.argmax(1).eq(s.target).float().mean().item())), 'avg').toArray();
             return { loss: stats[0], change: s.changeRatio ?? Number.NaN, acc: stats[1] };
@@ -544,4 +553,9 @@ function broadcastFile(group: Collective, path: string | undefined): Uint8Array 
     group.broadcast(buf, 0);
     return buf.data<Uint8Array>();
   });
+}
+
+function isScalerState(v: unknown): v is LossScalerState {
+  const s = v as LossScalerState | undefined;
+  return typeof s?.scale === 'number' && typeof s?.good === 'number';
 }
