@@ -23,7 +23,7 @@ import { LossScaler, type LossScalerState } from '../optim/loss_scaler.ts';
 import { constantLr, cosineLr, type Schedule, stepLr } from '../optim/schedules.ts';
 import { SGD } from '../optim/sgd.ts';
 import { getNumThreads, setNumThreads } from '../runtime.ts';
-import { tensor, withDefaultDevice } from '../tensor/creation.ts';
+import { stack, tensor, withDefaultDevice } from '../tensor/creation.ts';
 import { checkDevice } from '../tensor/device.ts';
 import type { Device } from '../tensor/dtype.ts';
 import { ConfigError } from '../tensor/errors.ts';
@@ -261,7 +261,29 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
     // This epoch's sums so far (its record) and those since the last logged iteration (the next 'iter' record).
     let sums = zeroRunning();
     let window = { ...zeroRunning(), t: performance.now() };
+    /**
+     * Each iteration's [loss, pseudo-label accuracy] (float64, on the run's device) and label-change
+     * ratio, not yet read to the host: they are read together at logged iterations, checkpoints and
+     * epoch ends (on a GPU each read waits for the queued work), and added in iteration order.
+     */
+    const unread: { stats: Tensor; change: number }[] = [];
+    /** What the progress hook shows between reads: the means of the last read window. */
+    let shown = { loss: Number.NaN, change: Number.NaN };
+    const readStats = () => {
+      if (unread.length === 0) return;
+      // The global batch's loss and pseudo-label accuracy (means of the ranks' equal slices).
+      const v = tidy(() => group.allReduce(stack(unread.map((u) => u.stats)), 'avg').toArray());
+      for (const [k, u] of unread.entries()) {
+        const [loss, acc] = [v[2 * k], v[2 * k + 1]];
+        sums = { ...sums, loss: sums.loss + loss, change: sums.change + u.change, acc: sums.acc + acc, n: sums.n + 1 };
+        window = { ...window, loss: window.loss + loss, change: window.change + u.change, acc: window.acc + acc, n: window.n + 1 };
+        u.stats.dispose();
+      }
+      unread.length = 0;
+      shown = { loss: window.loss / window.n, change: window.change / window.n };
+    };
     const save = () => {
+      readStats();
       if (o.onCheckpoint) {
         const state = new Map([...[...model.stateDict()].map(([k, v]) => [`model.${k}`, v] as const), ...algo.stateDict()]);
         o.onCheckpoint(state, progress);
@@ -304,16 +326,17 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
           const tIter = performance.now();
           const factor = schedule(epoch + batch.step / itersPerEpoch);
           optimizer.setLrFactor(factor);
-          const r = tidy(() => {
+          let change = Number.NaN;
+          const stats = tidy(() => {
             const s = algo.step(ctx, batch);
+            change = s.changeRatio ?? Number.NaN;
             optimizer.zeroGrad();
             group.backwardAveraged(scaler ? scaler.scaleLoss(s.loss) : s.loss, params, { bucketBytes: cfg.gradBucketMb * 2 ** 20, overlap: cfg.overlapGradients });
             // (fp16: a step whose gradients overflowed is skipped and the scale lowered)
             if (scaler === undefined || scaler.unscale(params)) optimizer.step();
-            // The global batch's loss and pseudo-label accuracy (means of the ranks' equal slices).
-            const stats = group.allReduce(tensor(Float64Array.of(s.loss.item(), s.logits.argmax(1).eq(s.target).float().mean().item())), 'avg').toArray();
-            return { loss: stats[0], change: s.changeRatio ?? Number.NaN, acc: stats[1] };
+            return stack([s.loss.detach().double(), s.logits.argmax(1).eq(s.target).float().mean().double()]);
           });
+          unread.push({ stats, change });
           batch.images.dispose();
           batch.index.dispose();
           progress = { iteration: progress.iteration + 1, epoch, step: batch.step + 1 };
@@ -322,19 +345,17 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
           itersThisRun++;
           const repaired = after.repaired ?? 0;
           const images = batch.rows.length * group.worldSize;
-          sums = { loss: sums.loss + r.loss, change: sums.change + r.change, acc: sums.acc + r.acc, n: sums.n + 1, repaired: sums.repaired + repaired, images: sums.images + images };
-          window = {
-            ...window, loss: window.loss + r.loss, change: window.change + r.change, acc: window.acc + r.acc, repaired: window.repaired + repaired,
-            n: window.n + 1, images: window.images + images,
-          };
+          sums = { ...sums, repaired: sums.repaired + repaired, images: sums.images + images };
+          window = { ...window, repaired: window.repaired + repaired, images: window.images + images };
           const logged = progress.iteration % cfg.logEvery === 0;
+          // (and the first iteration's, so that the progress hook has a loss to show from the start)
+          if (logged || Number.isNaN(shown.loss)) readStats();
           if (logged || o.onIteration) {
             const now = performance.now();
             const speed = window.images / ((now - window.t) / 1000);
             const left = Math.max(0, Math.min(totalIters ?? Number.POSITIVE_INFINITY, cfg.maxIterations ?? Number.POSITIVE_INFINITY) - progress.iteration);
             const eta = ((now - tStart) / 1000 / itersThisRun) * left;
-            const loss = window.loss / window.n;
-            const change = window.change / window.n;
+            const { loss, change } = shown;
             if (logged) {
               // One record per logged iteration: means over the iterations since the previous one.
               const rec = {
@@ -377,6 +398,7 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
             break;
           }
         }
+        readStats();
         const partial = stopped && progress.step < itersPerEpoch;
         if (!partial) progress = { iteration: progress.iteration, epoch: epoch + 1, step: 0 };
         const labels = algo.labels();
@@ -395,6 +417,8 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
         save();
       }
     } finally {
+      // (left only when the loop failed: every other way out reads them)
+      for (const u of unread) u.stats.dispose();
       await maker.close();
     }
     const finished = totalIters !== undefined && progress.iteration >= totalIters;

@@ -10,7 +10,7 @@ import { DataError } from '../errors.ts';
 import { folderLabels, IMAGE_FILES } from '../folder.ts';
 import { type Located, readLocated } from './decode.ts';
 import { listImagesCached } from './index_cache.ts';
-import { indexTar } from './tar_index.ts';
+import { forEachTarMember } from './tar_index.ts';
 
 export interface ImageSource {
   readonly n: number;
@@ -54,36 +54,38 @@ export function shardSource(path: string): ImageSource {
   const index = new GrowingIndex();
   const keysOf: string[] = [];
   for (const [s, shard] of shards.entries()) {
-    const byKey = new Map<string, { image?: { offset: number; size: number }; cls?: number }>();
+    // Each key's row, made when one of its members is first seen (numbers only: no object per member).
+    const rowOf = new Map<string, number>();
+    const keys: string[] = [];
     const fd = openSync(shard, 'r');
     try {
-      for (const m of indexTar(shard)) {
-        const ext = extname(m.name).toLowerCase();
-        const key = m.name.slice(0, m.name.length - ext.length);
-        const entry = byKey.get(key) ?? {};
-        if (IMAGE_EXT.has(ext)) entry.image = { offset: m.offset, size: m.size };
-        else if (ext === '.cls') {
-          const b = Buffer.alloc(m.size);
-          readSync(fd, b, 0, m.size, m.offset);
-          const v = Number(b.toString('utf8').trim());
-          if (!Number.isInteger(v) || v < 0) throw new DataError(`${shard}:${m.name}`, `class index '${b.toString('utf8').trim()}' is not a non-negative integer`);
-          entry.cls = v;
+      forEachTarMember(shard, (name, offset, size) => {
+        const ext = extname(name).toLowerCase();
+        const isImage = IMAGE_EXT.has(ext);
+        if (!isImage && ext !== '.cls') return;
+        const key = name.slice(0, name.length - ext.length);
+        let row = rowOf.get(key);
+        if (row === undefined) {
+          row = index.push(s, keys.length);
+          rowOf.set(key, row);
+          keys.push(key);
         }
-        byKey.set(key, entry);
-      }
+        if (isImage) index.setImage(row, offset, size);
+        else {
+          const b = Buffer.alloc(size);
+          readSync(fd, b, 0, size, offset);
+          const v = Number(b.toString('utf8').trim());
+          if (!Number.isInteger(v) || v < 0) throw new DataError(`${shard}:${name}`, `class index '${b.toString('utf8').trim()}' is not a non-negative integer`);
+          index.setCls(row, v);
+        }
+      });
     } finally {
       closeSync(fd);
     }
-    const keys: string[] = [];
-    for (const [key, e] of byKey) {
-      if (e.image === undefined) continue;
-      index.push(s, e.image.offset, e.image.size, e.cls ?? -1, keys.length);
-      keys.push(key);
-    }
     keysOf.push(keys.join('\n'));
   }
-  if (index.n === 0) throw new DataError(path, 'no image members (.jpg, .jpeg, .png, .webp) in the shards');
   const { n, shard, offset, size, cls, keyAt } = index.columns();
+  if (n === 0) throw new DataError(path, 'no image members (.jpg, .jpeg, .png, .webp) in the shards');
   const labels = cls.every((c) => c >= 0) ? cls : undefined;
   const namesFile = join(statSync(path).isDirectory() ? path : dirname(path), 'classes.txt');
   const classNames = labels && existsSync(namesFile) ? readFileSync(namesFile, 'utf8').split('\n').filter((l) => l !== '') : undefined;
@@ -92,12 +94,13 @@ export function shardSource(path: string): ImageSource {
   return { n, labels, classNames, source: `shards:${path}`, where: (i) => `${shards[shard[i]]}:${keyOf(i)}`, locate, read: (i) => readLocated(locate(i)) };
 }
 
-/** Per-image columns of a shard index, grown by doubling. */
+/** Per-key columns of a shard index, grown by doubling; keys without an image member are dropped by `columns()`. */
 class GrowingIndex {
   n = 0;
   #cols = { shard: new Int32Array(1024), offset: new Float64Array(1024), size: new Int32Array(1024), cls: new Int32Array(1024), keyAt: new Int32Array(1024) };
 
-  push(shard: number, offset: number, size: number, cls: number, keyAt: number): void {
+  /** A new row for a key of `shard` (the keyAt-th of its shard), without image or class yet; returns it. */
+  push(shard: number, keyAt: number): number {
     const c = this.#cols;
     if (this.n === c.shard.length) {
       const grow = <T extends Int32Array | Float64Array>(a: T): T => {
@@ -109,17 +112,33 @@ class GrowingIndex {
     }
     const i = this.n++;
     this.#cols.shard[i] = shard;
-    this.#cols.offset[i] = offset;
-    this.#cols.size[i] = size;
-    this.#cols.cls[i] = cls;
+    this.#cols.offset[i] = -1;
+    this.#cols.size[i] = 0;
+    this.#cols.cls[i] = -1;
     this.#cols.keyAt[i] = keyAt;
+    return i;
   }
 
-  /** The columns, trimmed to n. */
+  setImage(row: number, offset: number, size: number): void {
+    this.#cols.offset[row] = offset;
+    this.#cols.size[row] = size;
+  }
+
+  setCls(row: number, cls: number): void {
+    this.#cols.cls[row] = cls;
+  }
+
+  /** The rows that have an image member, as trimmed columns. */
   columns() {
-    const { n } = this;
     const c = this.#cols;
-    return { n, shard: c.shard.slice(0, n), offset: c.offset.slice(0, n), size: c.size.slice(0, n), cls: c.cls.slice(0, n), keyAt: c.keyAt.slice(0, n) };
+    const keep: number[] = [];
+    for (let i = 0; i < this.n; i++) if (c.offset[i] >= 0) keep.push(i);
+    const pick = <T extends Int32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(keep.length);
+      for (const [k, i] of keep.entries()) b[k] = a[i];
+      return b;
+    };
+    return { n: keep.length, shard: pick(c.shard), offset: pick(c.offset), size: pick(c.size), cls: pick(c.cls), keyAt: pick(c.keyAt) };
   }
 }
 

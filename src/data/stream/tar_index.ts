@@ -39,10 +39,16 @@ function octal(b: Buffer, start: number, len: number, path: string, at: number):
 
 /** The regular files of the tar at `path`, in file order. Throws a DataError naming the file and the byte where a header is corrupt. */
 export function indexTar(path: string): TarMember[] {
+  const out: TarMember[] = [];
+  forEachTarMember(path, (name, offset, size) => out.push({ name, offset, size }));
+  return out;
+}
+
+/** Calls `fn` with each regular file of the tar at `path`, in file order, holding none of them (for indexes of millions of members). */
+export function forEachTarMember(path: string, fn: (name: string, offset: number, size: number) => void): void {
   const fd = openSync(path, 'r');
   try {
     const total = fstatSync(fd).size;
-    const out: TarMember[] = [];
     const header = Buffer.alloc(BLOCK);
     let at = 0;
     let longName: string | undefined;
@@ -74,13 +80,12 @@ export function indexTar(path: string): TarMember[] {
         if (type === '0' || type === '7') {
           const prefix = field(header, 345, 155);
           const name = longName ?? (prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100));
-          out.push({ name, offset: dataAt, size });
+          fn(name, dataAt, size);
         }
         longName = undefined;
       }
       at = dataAt + Math.ceil(size / BLOCK) * BLOCK;
     }
-    return out;
   } finally {
     closeSync(fd);
   }
