@@ -11,19 +11,26 @@ import type { ImageStore } from './store.ts';
 
 /** The file name extensions of images a folder dataset reads. */
 export const IMAGE_FILES: ReadonlySet<string> = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
-const EXTENSIONS = IMAGE_FILES;
-
-export function listImages(dir: string): string[] {
+/**
+ * The files with one of `extensions` under `dir`, in a sorted walk (sub-folders in name order, as
+ * torchvision's ImageFolder); `onFolder` sees every folder visited, `dir` first.
+ */
+export function walkImages(dir: string, extensions: ReadonlySet<string> = IMAGE_FILES, onFolder?: (folder: string) => void): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
+    onFolder?.(d);
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
+      else if (extensions.has(extname(e.name).toLowerCase())) out.push(p);
     }
   };
   walk(dir);
   return out;
+}
+
+export function listImages(dir: string): string[] {
+  return walkImages(dir);
 }
 
 export interface FolderOptions {
@@ -98,7 +105,7 @@ export async function loadFolder(dir: string, o: FolderOptions = {}): Promise<Im
   if (!st.isDirectory()) throw new DataError(dir, 'not a folder');
   const channels = o.channels ?? 3;
   const files = listImages(dir);
-  if (files.length === 0) throw new DataError(dir, `no image files (${[...EXTENSIONS].join(', ')}) in this folder`);
+  if (files.length === 0) throw new DataError(dir, `no image files (${[...IMAGE_FILES].join(', ')}) in this folder`);
   // Loaded here, not at import: libvips is needed only by folder datasets.
   const { default: sharp } = await import('sharp');
   const size = o.size ?? (await medianShorterSide(files.length, async (i) => files[i], MAX_DEFAULT_SIDE));

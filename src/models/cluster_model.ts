@@ -100,14 +100,16 @@ export class ClusterModel extends Module {
 
   /** The clustered feature: the neck output (ODC) or the pooled backbone feature (DeepCluster). */
   feature(x: Tensor): Tensor {
-    return this.#mixed(() => {
-      const pooled = this.backbone.pooled(this.prepare(x));
-      return this.neck === undefined ? pooled : this.neck.forward(pooled);
-    });
+    return this.#mixed(() => this.#feature(x));
   }
 
   forward(x: Tensor): Tensor {
-    return this.#mixed(() => this.head.forward(this.feature(x)));
+    return this.#mixed(() => this.head.forward(this.#feature(x)));
+  }
+
+  #feature(x: Tensor): Tensor {
+    const pooled = this.backbone.pooled(this.prepare(x));
+    return this.neck === undefined ? pooled : this.neck.forward(pooled);
   }
 
   /** Parameter groups of the released optimiser config: the head trains without momentum. */

@@ -7,9 +7,10 @@
  * is rebuilt or skipped, never an error.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { extname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { walkImages } from '../folder.ts';
 
 const VERSION = 1;
 
@@ -34,16 +35,7 @@ export function listImagesCached(dir: string, extensions: ReadonlySet<string>): 
   const hit = readCache(path, root);
   if (hit !== undefined) return { files: hit, cached: true };
   const dirs: [string, number][] = [];
-  const files: string[] = [];
-  const walk = (d: string) => {
-    dirs.push([relative(root, d), statSync(d).mtimeMs]);
-    for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (extensions.has(extname(e.name).toLowerCase())) files.push(p);
-    }
-  };
-  walk(root);
+  const files = walkImages(root, extensions, (d) => dirs.push([relative(root, d), statSync(d).mtimeMs]));
   try {
     mkdirSync(cacheDir(), { recursive: true });
     const body: Cached = { version: VERSION, root, dirs, files: files.map((f) => relative(root, f)) };
