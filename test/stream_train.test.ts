@@ -157,12 +157,16 @@ describe('training from streamed datasets', { skip }, () => {
       assert.ok(m, out);
       return { peak: Number(m[1]) / 1024, after: Number(m[2]) / 1024 };
     };
-    const a = await peak(small);
-    const b = await peak(large);
-    t.diagnostic(`resident size after the run: ${a.after.toFixed(0)} MiB (10,000 images), ${b.after.toFixed(0)} MiB (100,000); peaks ${a.peak.toFixed(0)} and ${b.peak.toFixed(0)} MiB`);
+    // Three runs of each, interleaved, compared by their medians: one process's resident size
+    // varies by about 20 MiB from run to run here (allocator and thread pools), more than the index.
+    const runs: { peak: number; after: number }[][] = [[], []];
+    for (let r = 0; r < 3; r++) for (const [k, d] of [small, large].entries()) runs[k].push(await peak(d));
+    const median = (xs: { after: number }[]) => xs.map((x) => x.after).sort((p, q) => p - q)[1];
+    const [a, b] = runs.map(median);
+    t.diagnostic(`resident size after the run (3 runs each): ${runs[0].map((x) => x.after.toFixed(0)).join(', ')} MiB (10,000 images), ${runs[1].map((x) => x.after.toFixed(0)).join(', ')} MiB (100,000)`);
     // After the run, with the garbage collected: the peak also counts V8's young generation, which
     // grows with the allocation rate while the shards are indexed (tens of MiB, not per image).
-    assert.ok(b.after <= a.after * 1.1, `resident size ${b.after.toFixed(0)} MiB with 100,000 images against ${a.after.toFixed(0)} MiB with 10,000`);
+    assert.ok(b <= a * 1.1, `median resident size ${b.toFixed(0)} MiB with 100,000 images against ${a.toFixed(0)} MiB with 10,000`);
   });
 
   it("the paper's ImageNet configs run on a user's folder (stream:) or shards (here at 32 px, 4 clusters, 2 iterations)", async () => {
