@@ -18,7 +18,7 @@ import { ConfigError } from '../tensor/errors.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
-import { loadTrainingSet } from '../train/trainer.ts';
+import { loadTrainingSet } from '../train/run_setup.ts';
 import { kmeansScores, type PartitionScores, scorePartition } from './cluster_eval.ts';
 import { type ArchSpec, type EvalModel, type EvalSettings, loadEvalModel, randomEvalModel, resolveEvalSettings, runConfigOf } from './eval_model.ts';
 import { extractTaps, FeatureCache, pixelFeatures, type TapShape, tapShapes } from './features.ts';
