@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runReport } from '../src/report/report.ts';
-import { gridPoints, nested, parseSet } from '../src/sweep/grid.ts';
+import { gridPoints, parseSet } from '../src/sweep/grid.ts';
 import { runSweep } from '../src/sweep/sweep.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
+import { nested } from '../src/train/config.ts';
 import { skipNoData } from './run_fixture.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'odc-sweep-'));

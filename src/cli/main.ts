@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /** The `odc` command line: `odc train`, `odc eval` (each command's work lives in its own file). */
-import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { Command, Option } from '@commander-js/extra-typings';
 import { ConfigError } from '../tensor/errors.ts';
+import { int, num } from './parse_args.ts';
+import { optionOf, TRAIN_FLAGS } from './train_flags.ts';
 
 // OpenMP threads that reach the end of a parallel region sleep at once instead of spinning for
 // the next one (libgomp's default spins ~300,000 times first). Measured with bench:contention: a
@@ -10,17 +12,6 @@ import { ConfigError } from '../tensor/errors.ts';
 // when libtorch loads, so it is set before the engine is imported; an explicit OMP_WAIT_POLICY or
 // GOMP_SPINCOUNT wins.
 if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
-
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} expects an integer, got '${v}'`);
-  return n;
-};
-const num = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`${name} expects a number, got '${v}'`);
-  return n;
-};
 
 const program = new Command('odc')
   .description('Online Deep Clustering (ODC) and DeepCluster: unsupervised representation learning and image clustering')
@@ -31,56 +22,14 @@ const program = new Command('odc')
     configureProcess();
   });
 
-program
+const trainCommand = program
   .command('train')
-  .description('train a backbone by ODC (default) or DeepCluster on unlabeled images, or by a pretext method to start them from; writes checkpoints, cluster labels and metrics to --out')
-  .addOption(
-    new Option('--method <method>', 'odc, deepcluster, or a pretext method for --init-from: rotation (predict 0/90/180/270 degrees) or npid (instance discrimination)').choices(
-      ['odc', 'deepcluster', 'rotation', 'npid'] as const,
-    ),
-  )
-  .option('--dataset <spec>', 'fashion-mnist (default, Debian dataset-fashion-mnist), mnist, idx:DIR, cifar:DIR, folder:DIR (decoded into memory), stream:DIR (an ImageFolder tree, decoded per batch) or shards:PATH (tar shards: a .tar or a folder of them, decoded per batch)')
-  .addOption(new Option('--split <split>', 'which part of the dataset to train on').choices(['train', 'test', 'all'] as const))
-  .option('--subset <n>', 'train on a seeded random subset of n images', int('--subset'))
-  .option('--long-tail <ratio>', 'long-tailed subsample, largest/smallest class size ratio 1..64 (needs labels)', num('--long-tail'))
-  .option('--image-size <px>', 'folder, stream and shard datasets: images are resized (folder) or cropped (stream, shards) to this side (default: their median shorter side, at most 64 for folder:, 224 for stream: and shards:)', int('--image-size'))
-  .addOption(new Option('--on-bad-image <what>', 'folder, stream and shard datasets: skip unreadable images (reported by file, or shard and key) or fail').choices(['skip', 'fail'] as const))
-  .addOption(new Option('--arch <arch>', 'backbone').choices(['resnet18', 'resnet34', 'resnet50', 'alexnet'] as const))
-  .option('--width <n>', 'ResNet first-stage width, 64 = standard (default 16: a CPU-sized ResNet)', int('--width'))
-  .addOption(new Option('--stem <stem>', 'auto: CIFAR stem up to 64 px').choices(['auto', 'cifar', 'imagenet'] as const))
-  .option('--clusters <k>', 'number of clusters K (default: one per 600 images, 10 to 10,000; pretext methods: of the final clustering)', int('--clusters'))
-  .option('--budget <b>', 'training budget: iterations (3752it, the default: 4 epochs of Fashion-MNIST), epochs (4ep) or wall time (15m, 2h: the iterations are set from the speed of iterations 6-25)')
-  .option('--epochs <n>', 'training budget in epochs (the same as --budget <n>ep)', int('--epochs'))
-  .option('--batch-size <n>', 'images per iteration, over all processes (default 64)', int('--batch-size'))
-  .option('--lr <lr>', 'learning rate (default: ODC 0.06, DeepCluster 0.3, 0.1 with --sobel, rotation 0.1, NPID 0.03)', num('--lr'))
-  .option('--weight-decay <wd>', 'SGD weight decay (default 1e-5)', num('--weight-decay'))
-  .addOption(new Option('--assign <rule>', 'ODC re-assignment: dot (released code, default: measured better) or euclidean (paper Eq. 3)').choices(['euclidean', 'dot'] as const))
-  .option('--label-warmup <epochs>', 'ODC: epochs before labels are re-assigned (default 1; 0 = the paper)', num('--label-warmup'))
-  .option('--min-cluster <n>', 'ODC: clusters smaller than this are dissolved and re-created (default 20)', int('--min-cluster'))
-  .option('--crop-min <s>', 'smallest RandomResizedCrop area fraction (default 0.3 up to 64 px, else 0.08)', num('--crop-min'))
-  .option('--pca-dim <d>', 'DeepCluster: PCA dimension with whitening, -1 for none (default 256)', int('--pca-dim'))
-  .option('--sobel', 'DeepCluster: Sobel-filter the input')
-  .option('--init-from <path>', 'start from the backbone of a checkpoint (safetensors: an odc run of any method, or a torchvision-keyed ResNet): unsupervised fine-tuning')
-  .option('--config <file>', 'YAML or JSON file of settings (flags override it)')
-  .option('--out <dir>', 'run directory (default runs/odc)')
-  .option('--resume', 'continue from <out>/latest.safetensors')
-  .option('--seed <n>', 'random seed (default 0)', int('--seed'))
-  .option('--device <device>', 'cpu (default), cuda or cuda:N: where the model, optimiser, memories, k-means and batches live (needs a CUDA libtorch)')
-  .addOption(new Option('--precision <p>', 'forward pass in mixed precision (autocast): fp32 (default), bf16 (CPU or CUDA) or fp16 (CUDA, dynamic loss scaling); losses, memories and the optimiser stay float32').choices(['fp32', 'bf16', 'fp16'] as const))
-  .option('--threads <n>', 'libtorch intra-op threads (default: all cores, or ODC_THREADS)', int('--threads'))
-  .option('--workers <n>', 'data-preparation worker threads, 0 = inline (default: in-memory data, 1 when a core is free beyond --threads, else 0; streamed data, every core beyond --threads, at least 1)', int('--workers'))
-  .option('--max-iterations <n>', 'stop after this many iterations in total (resume later with --resume)', int('--max-iterations'))
-  .option('--checkpoint-every <n>', 'iterations between checkpoints (default 200; also every epoch)', int('--checkpoint-every'))
-  .option('--log-every <n>', 'iterations between progress lines, metrics.jsonl and TensorBoard records (default 20)', int('--log-every'))
-  .option('--no-tensorboard', 'do not write TensorBoard event files to <out>/tb/')
-  .option('--nproc <n>', 'data-parallel: start n local processes (libtorch c10d, Gloo); under torchrun, which sets RANK and WORLD_SIZE, leave it out', int('--nproc'))
-  .option('--sync-bn', 'data-parallel: BatchNorm statistics over the global batch (default: per process, as the released code)')
-  .option('--dist-timeout <s>', 'data-parallel: seconds a collective may wait for the other processes before failing (default 1800)', num('--dist-timeout'))
-  .option('--debug', 'print stack traces of errors')
-  .action(async (opts) => {
-    const { runTrain } = await import('./train.ts');
-    await runTrain(opts);
-  });
+  .description('train a backbone by ODC (default) or DeepCluster on unlabeled images, or by a pretext method to start them from; writes checkpoints, cluster labels and metrics to --out');
+for (const flag of TRAIN_FLAGS) trainCommand.addOption(optionOf(flag));
+trainCommand.action(async (opts) => {
+  const { runTrain } = await import('./train.ts');
+  await runTrain(opts);
+});
 
 program
   .command('eval')

@@ -1,8 +1,8 @@
 /** `odc sweep`: --config and --set flags → the grid → runSweep. */
-import { nested, parseSet } from '../sweep/grid.ts';
+import { parseSet } from '../sweep/grid.ts';
 import { runSweep } from '../sweep/sweep.ts';
 import { ConfigError } from '../tensor/errors.ts';
-import { mergeConfig, readConfigFile } from '../train/config.ts';
+import { mergeConfig, nested, readConfigFile } from '../train/config.ts';
 
 export interface SweepFlags {
   config?: string;

@@ -10,9 +10,9 @@ import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/safetensors.ts';
 import { readMetrics } from '../report/run_dir.ts';
 import { ConfigError } from '../tensor/errors.ts';
-import { mergeConfig, resolveConfig, type TrainConfig } from '../train/config.ts';
+import { mergeConfig, nested, resolveConfig, type TrainConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
-import { gridPoints, nested, type SweepAxis, type SweepPoint } from './grid.ts';
+import { gridPoints, type SweepAxis, type SweepPoint } from './grid.ts';
 import { writeSweepReport } from './sweep_report.ts';
 
 export interface SweepOptions {

@@ -220,3 +220,18 @@ export function mergeConfig(...parts: Record<string, unknown>[]): Record<string,
   }
   return out;
 }
+
+/** A nested partial config from dotted settings: {'memory.minCluster': 20} → {memory: {minCluster: 20}}. */
+export function nested(settings: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(settings)) {
+    const path = key.split('.');
+    let o = out;
+    for (const p of path.slice(0, -1)) {
+      if (o[p] === undefined) o[p] = {};
+      o = o[p] as Record<string, unknown>;
+    }
+    o[path[path.length - 1]] = v;
+  }
+  return out;
+}
