@@ -16,11 +16,15 @@ import { tensor } from '../src/tensor/creation.ts';
 import { tidy } from '../src/tensor/scope.ts';
 import type { Tensor } from '../src/tensor/tensor.ts';
 import type { AlgorithmContext } from '../src/train/algorithm.ts';
+import type { RunConfig } from '../src/train/budget.ts';
 import { resolveConfig } from '../src/train/config.ts';
 import { NpidAlgorithm, nceLoss } from '../src/train/npid.ts';
 import { RotationAlgorithm, rotationBatch } from '../src/train/rotation.ts';
 import { train } from '../src/train/trainer.ts';
 import { skipNoData } from './run_fixture.ts';
+
+/** A run's config from `input`, with its clusters and epochs settled (what a method's options are taken from). */
+const settled = (input: Record<string, unknown>): RunConfig => ({ ...resolveConfig(input), clusters: 4, epochs: 1 });
 
 const dir = mkdtempSync(join(tmpdir(), 'odc-pretext-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,7 +56,7 @@ describe('rotation', () => {
       // A stand-in network whose four logits are the image's four pixels in reading order.
       const ctx = { model: { forward: (x: Tensor) => x.flatten(1) } } as unknown as AlgorithmContext;
       const x = tensor(Float32Array.of(1, 2, 3, 4), { shape: [1, 1, 2, 2] });
-      const r = new RotationAlgorithm().step(ctx, batchOf(x, [0]));
+      const r = new RotationAlgorithm(settled({ method: 'rotation' })).step(ctx, batchOf(x, [0]));
       // Views 0°..270°: [1,2,3,4], [2,4,1,3], [4,3,2,1], [3,1,4,2]; the logit of the true rotation: 1, 4, 2, 2.
       close(r.loss.item(), lse([1, 2, 3, 4]) - (1 + 4 + 2 + 2) / 4, 1e-5, 'loss');
     });
@@ -64,9 +68,9 @@ describe('rotation', () => {
 });
 
 describe('npid', () => {
-  const ctxFor = (n: number, loss: 'softmax' | 'nce', negatives = 2) =>
+  const npidSoftmax = () => new NpidAlgorithm(settled({ method: 'npid', npid: { dim: 2, temperature: 0.5, loss: 'softmax' } }));
+  const ctxFor = (n: number) =>
     ({
-      cfg: resolveConfig({ method: 'npid', npid: { dim: 2, temperature: 0.5, loss, negatives } }),
       store: { n },
       model: { featureDim: 2, feature: (x: Tensor) => x },
       group: singleProcess,
@@ -89,8 +93,8 @@ describe('npid', () => {
   });
 
   it('the exact non-parametric softmax over the bank, and the bank updated only after the step', () => {
-    const algo = new NpidAlgorithm();
-    const ctx = ctxFor(3, 'softmax');
+    const algo = npidSoftmax();
+    const ctx = ctxFor(3);
     try {
       tidy(() => {
         algo.loadStateDict(ctx, new Map([['memory.features', tensor(Float32Array.of(1, 0, 0, 1, 0.6, 0.8), { shape: [3, 2] })]]), {});

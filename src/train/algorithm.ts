@@ -7,12 +7,21 @@ import type { ClusterModel } from '../models/cluster_model.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { RunConfig } from './budget.ts';
 
+/**
+ * What every method's clustering reads from the run's config: the number of clusters, the seed,
+ * the k-means settings and the PCA dimension (each method takes these and its own options, not the
+ * whole config).
+ */
+export type ClusteringOptions = Pick<RunConfig, 'clusters' | 'seed' | 'kmeans' | 'pcaDim'>;
+
+/** What a method works on: the images, the network, the processes; the same for every method. */
 export interface AlgorithmContext {
-  cfg: RunConfig;
   /** The training images, in memory or streamed. */
   store: ImageSet;
   model: ClusterModel;
   extractCfg: AugmentConfig;
+  /** Worker threads of the extraction passes. */
+  workers: number;
   log: (line: string) => void;
   /**
    * The processes training together (`singleProcess` when alone). Each holds the whole data set and

@@ -13,7 +13,7 @@ import { tensor } from '../tensor/creation.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { type AlgorithmContext, type ClusterAlgorithm, type StepResult, sizeSummary } from './algorithm.ts';
+import { type AlgorithmContext, type ClusterAlgorithm, type ClusteringOptions, type StepResult, sizeSummary } from './algorithm.ts';
 import { extractFeatures } from './extract.ts';
 
 export class DeepClusterAlgorithm implements ClusterAlgorithm {
@@ -21,18 +21,20 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
   #labelTensor: Tensor | undefined;
   #k = 0;
 
+  constructor(private readonly o: ClusteringOptions) {}
+
   async #cluster(ctx: AlgorithmContext, round: number): Promise<Record<string, number>> {
     ctx.model.eval();
     const t0 = performance.now();
     // Each process extracts and clusters its shard of the set (PCA and k-means sum over the
     // shards); the labels are then gathered, the same on every rank.
     const { group } = ctx;
-    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers, part: { rank: group.rank, worldSize: group.worldSize }, warn: ctx.log });
+    const feats = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.workers, part: { rank: group.rank, worldSize: group.worldSize }, warn: ctx.log });
     const extractS = (performance.now() - t0) / 1000;
-    const x = pcaWhitenL2(feats, ctx.cfg.pcaDim ?? 256, group);
-    const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed * 1000 + round, group });
+    const x = pcaWhitenL2(feats, this.o.pcaDim ?? 256, group);
+    const km = kmeans(x, { k: this.o.clusters, iterations: this.o.kmeans.iterations, init: this.o.kmeans.init, restarts: this.o.kmeans.restarts, seed: this.o.seed * 1000 + round, group });
     const labels = gatherShards(group, km.labels, ctx.store.n);
-    this.#setLabels(Int32Array.from(labels.toArray()), ctx.cfg.clusters);
+    this.#setLabels(Int32Array.from(labels.toArray()), this.o.clusters);
     for (const t of [feats, x, km.labels, labels, km.centroids]) t.dispose();
     ctx.model.head.reset();
     return { extract_s: extractS, kmeans_s: (performance.now() - t0) / 1000 - extractS, kmeans_splits: km.splits };
@@ -52,14 +54,14 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
   async beginEpoch(ctx: AlgorithmContext, epoch: number, resumed: boolean): Promise<{ order: Int32Array; info: Record<string, number> }> {
     // Epoch 0 uses the initial clustering; later epochs re-cluster first (unless resuming mid-epoch).
     const info = epoch > 0 && !resumed ? await this.#cluster(ctx, epoch) : {};
-    return { order: this.#uniformOrder(ctx, epoch), info };
+    return { order: this.#uniformOrder(epoch), info };
   }
 
   /** N indices, int(N/K)+1 drawn per non-empty cluster (with replacement when it is that small), shuffled. */
-  #uniformOrder(ctx: AlgorithmContext, epoch: number): Int32Array {
+  #uniformOrder(epoch: number): Int32Array {
     const labels = this.#labels as Int32Array;
     const n = labels.length;
-    const rng = makeRng(ctx.cfg.seed, epoch, 0xdc);
+    const rng = makeRng(this.o.seed, epoch, 0xdc);
     const members: number[][] = Array.from({ length: this.#k }, () => []);
     for (const [i, c] of labels.entries()) members[c].push(i);
     const per = Math.floor(n / this.#k) + 1;
@@ -115,7 +117,7 @@ export class DeepClusterAlgorithm implements ClusterAlgorithm {
     const t = state.get('dc.labels');
     if (t === undefined) throw new ConfigError("checkpoint lacks 'dc.labels' (the DeepCluster pseudo-labels)");
     if (t.numel !== ctx.store.n) throw new ConfigError(`checkpoint 'dc.labels' has ${t.numel} labels for ${ctx.store.n} images`);
-    this.#setLabels(Int32Array.from(t.toArray()), Number(meta.clusters ?? ctx.cfg.clusters));
+    this.#setLabels(Int32Array.from(t.toArray()), Number(meta.clusters ?? this.o.clusters));
   }
 
   meta(): Record<string, unknown> {

@@ -16,11 +16,13 @@ import { ROTATIONS, RotationAlgorithm } from './rotation.ts';
 export type Method = TrainConfig['method'];
 export const METHODS: readonly Method[] = ['odc', 'deepcluster', 'rotation', 'npid'];
 
-export function createAlgorithm(method: Method): ClusterAlgorithm {
-  if (method === 'odc') return new OdcAlgorithm();
-  if (method === 'deepcluster') return new DeepClusterAlgorithm();
-  if (method === 'rotation') return new RotationAlgorithm();
-  return new NpidAlgorithm();
+/** The algorithm of `c.method`, given its own options from the run's config. */
+export function createAlgorithm(c: RunConfig): ClusterAlgorithm {
+  const clustering = { clusters: c.clusters, seed: c.seed, kmeans: c.kmeans, pcaDim: c.pcaDim };
+  if (c.method === 'odc') return new OdcAlgorithm({ ...clustering, memory: c.memory, batchSize: c.batchSize, logEvery: c.logEvery });
+  if (c.method === 'deepcluster') return new DeepClusterAlgorithm(clustering);
+  if (c.method === 'rotation') return new RotationAlgorithm(clustering);
+  return new NpidAlgorithm({ ...clustering, npid: c.npid });
 }
 
 /** The network `cfg.method` trains, for images of `channels` channels and a resolved stem. */

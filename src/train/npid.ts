@@ -17,7 +17,8 @@ import { ConfigError } from '../tensor/errors.ts';
 import { Generator } from '../tensor/random.ts';
 import { keep, noGrad } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import type { AlgorithmContext, StepResult } from './algorithm.ts';
+import type { AlgorithmContext, ClusteringOptions, StepResult } from './algorithm.ts';
+import type { RunConfig } from './budget.ts';
 import { PretextAlgorithm } from './pretext.ts';
 
 /** Scores v_j·f / τ of unit embeddings f [B, D] against every bank row [N, D]: [B, N]. */
@@ -41,6 +42,8 @@ export function nceLoss(scores: Tensor, z: number, n: number): Tensor {
   return logH.add(logNotH).neg().div(scores.size(0));
 }
 
+export type NpidOptions = ClusteringOptions & Pick<RunConfig, 'npid'>;
+
 export class NpidAlgorithm extends PretextAlgorithm {
   #bank: SampleBank | undefined;
   /** The NCE normaliser, estimated from the first batch (then fixed, as in the paper) and checkpointed. */
@@ -48,9 +51,13 @@ export class NpidAlgorithm extends PretextAlgorithm {
   /** The global batch's indices and embeddings, written to the bank after the backward pass. */
   #pending: [Tensor, Tensor] | undefined;
 
+  constructor(private readonly npid: NpidOptions) {
+    super(npid);
+  }
+
   #ensureBank(ctx: AlgorithmContext): SampleBank {
     if (this.#bank === undefined) {
-      const o = ctx.cfg.npid;
+      const o = this.npid.npid;
       if (ctx.model.featureDim !== o.dim) throw new ConfigError(`npid: the model's embedding has ${ctx.model.featureDim} dimensions, npid.dim is ${o.dim}`);
       this.#bank = new SampleBank(ctx.store.n, o.dim, o.momentum);
     }
@@ -59,13 +66,13 @@ export class NpidAlgorithm extends PretextAlgorithm {
 
   override async init(ctx: AlgorithmContext): Promise<Record<string, number>> {
     // Every rank draws the same start from the seed.
-    this.#ensureBank(ctx).fillRandom(new Generator(ctx.cfg.seed + 0x1d));
+    this.#ensureBank(ctx).fillRandom(new Generator(this.o.seed + 0x1d));
     return {};
   }
 
   step(ctx: AlgorithmContext, batch: Batch): StepResult {
     const bank = this.#ensureBank(ctx);
-    const o = ctx.cfg.npid;
+    const o = this.npid.npid;
     const { group } = ctx;
     const f = F.normalize(ctx.model.feature(batch.images));
     // The bank is read before this batch's update (applied in afterStep, once backward no longer needs it).

@@ -13,8 +13,12 @@ import { gatherShards } from '../distributed/data_parallel.ts';
 import * as F from '../nn/functional.ts';
 import { keep, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { type AlgorithmContext, type ClusterAlgorithm, type StepResult, withReplacement } from './algorithm.ts';
+import { type AlgorithmContext, type ClusterAlgorithm, type ClusteringOptions, type StepResult, withReplacement } from './algorithm.ts';
+import type { RunConfig } from './budget.ts';
 import { extractFeatures } from './extract.ts';
+
+/** ODC's settings: its memories', and the batch size and log interval (the label warm-up is counted in epochs of batches; the ranks' memories are compared at logged iterations). */
+export type OdcOptions = ClusteringOptions & Pick<RunConfig, 'memory' | 'batchSize' | 'logEvery'>;
 
 export class OdcAlgorithm implements ClusterAlgorithm {
   memory: OdcMemory | undefined;
@@ -25,20 +29,22 @@ export class OdcAlgorithm implements ClusterAlgorithm {
   /** Iterations done (for the warm-up). */
   #iteration = 0;
 
+  constructor(private readonly o: OdcOptions) {}
+
   #ensureMemory(ctx: AlgorithmContext): OdcMemory {
     if (this.memory === undefined) {
-      const m = ctx.cfg.memory;
+      const m = this.o.memory;
       this.memory = new OdcMemory({
-        length: ctx.store.n, featDim: ctx.model.featureDim, numClasses: ctx.cfg.clusters, momentum: m.momentum,
-        minCluster: m.minCluster, assign: m.assign, scoring: m.scoring, seed: ctx.cfg.seed,
+        length: ctx.store.n, featDim: ctx.model.featureDim, numClasses: this.o.clusters, momentum: m.momentum,
+        minCluster: m.minCluster, assign: m.assign, scoring: m.scoring, seed: this.o.seed,
       });
     }
     return this.memory;
   }
 
-  #reweight(ctx: AlgorithmContext): void {
+  #reweight(): void {
     this.#weights?.dispose();
-    this.#weights = keep((this.memory as OdcMemory).classWeights(ctx.cfg.memory.reweightPower));
+    this.#weights = keep((this.memory as OdcMemory).classWeights(this.o.memory.reweightPower));
   }
 
   async init(ctx: AlgorithmContext): Promise<Record<string, number>> {
@@ -49,17 +55,17 @@ export class OdcAlgorithm implements ClusterAlgorithm {
     // (each process extracts its shard of the set; the samples memory holds them all on every rank)
     const { group } = ctx;
     const part = { rank: group.rank, worldSize: group.worldSize };
-    const shard = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.cfg.workers, part, warn: ctx.log });
+    const shard = await extractFeatures(ctx.store, ctx.extractCfg, (x) => ctx.model.feature(x), { workers: ctx.workers, part, warn: ctx.log });
     const feats = gatherShards(group, shard, ctx.store.n);
     const extractS = (performance.now() - t0) / 1000;
     // step 2: L2 (no PCA for ODC) and a global k-means over the shards
-    const x = pcaWhitenL2(shard, ctx.cfg.pcaDim ?? -1, group);
-    const km = kmeans(x, { k: ctx.cfg.clusters, iterations: ctx.cfg.kmeans.iterations, init: ctx.cfg.kmeans.init, restarts: ctx.cfg.kmeans.restarts, seed: ctx.cfg.seed, group });
+    const x = pcaWhitenL2(shard, this.o.pcaDim ?? -1, group);
+    const km = kmeans(x, { k: this.o.clusters, iterations: this.o.kmeans.iterations, init: this.o.kmeans.init, restarts: this.o.kmeans.restarts, seed: this.o.seed, group });
     const labels = gatherShards(group, km.labels, ctx.store.n);
     // step 3: memories from the clustering; step 4: fresh head (the trainer makes every rank's rank 0's); step 5: loss weights
     memory.init(feats, labels);
     ctx.model.head.reset();
-    this.#reweight(ctx);
+    this.#reweight();
     const info = { extract_s: extractS, kmeans_s: (performance.now() - t0) / 1000 - extractS, kmeans_splits: km.splits };
     for (const t of [shard, feats, x, km.labels, labels, km.centroids]) t.dispose();
     return info;
@@ -67,8 +73,8 @@ export class OdcAlgorithm implements ClusterAlgorithm {
 
   async beginEpoch(ctx: AlgorithmContext, epoch: number): Promise<{ order: Int32Array; info: Record<string, number> }> {
     this.#ensureMemory(ctx);
-    if (this.#weights === undefined) this.#reweight(ctx);
-    return { order: withReplacement(ctx.store.n, makeRng(ctx.cfg.seed, epoch, 0x5a)), info: {} };
+    if (this.#weights === undefined) this.#reweight();
+    return { order: withReplacement(ctx.store.n, makeRng(this.o.seed, epoch, 0x5a)), info: {} };
   }
 
   step(ctx: AlgorithmContext, batch: Batch): StepResult {
@@ -89,7 +95,7 @@ export class OdcAlgorithm implements ClusterAlgorithm {
     const norm = weights.indexSelect(0, globalTarget).sum().div(group.worldSize);
     const loss = F.crossEntropy(logits, target, { weight: weights, reduction: 'sum' }).div(norm);
     const t0 = performance.now();
-    const warmup = ctx.cfg.memory.warmupEpochs * Math.ceil(ctx.store.n / ctx.cfg.batchSize);
+    const warmup = this.o.memory.warmupEpochs * Math.ceil(ctx.store.n / this.o.batchSize);
     const relabel = this.#iteration >= warmup;
     const changeRatio = memory.updateSamples(index, feats, { relabel });
     this.memoryMs += performance.now() - t0;
@@ -100,12 +106,12 @@ export class OdcAlgorithm implements ClusterAlgorithm {
     this.#iteration = iteration;
     const memory = this.memory as OdcMemory;
     const t0 = performance.now();
-    if (iteration % ctx.cfg.memory.centroidInterval === 0) memory.updateCentroids();
+    if (iteration % this.o.memory.centroidInterval === 0) memory.updateCentroids();
     let repaired = 0;
-    if (iteration % ctx.cfg.memory.smallClusterInterval === 0) repaired = memory.dealWithSmallClusters();
+    if (iteration % this.o.memory.smallClusterInterval === 0) repaired = memory.dealWithSmallClusters();
     this.#repaired += repaired;
-    if (iteration % ctx.cfg.logEvery === 0) this.#checkReplicas(ctx);
-    this.#reweight(ctx);
+    if (iteration % this.o.logEvery === 0) this.#checkReplicas(ctx);
+    this.#reweight();
     this.memoryMs += performance.now() - t0;
     return { repaired };
   }

@@ -8,9 +8,9 @@ import type { AlgorithmContext } from './algorithm.ts';
 import { extractFeatures } from './extract.ts';
 
 export async function kmeansOfPooled(ctx: AlgorithmContext, k: number, o: { restarts: number; seed: number; iterations?: number }): Promise<Int32Array> {
-  const { store, model, cfg, group } = ctx;
+  const { store, model, group } = ctx;
   model.eval();
-  const feats = await extractFeatures(store, ctx.extractCfg, (x) => model.backbone.pooled(model.prepare(x)), { workers: cfg.workers, part: { rank: group.rank, worldSize: group.worldSize }, warn: ctx.log });
+  const feats = await extractFeatures(store, ctx.extractCfg, (x) => model.backbone.pooled(model.prepare(x)), { workers: ctx.workers, part: { rank: group.rank, worldSize: group.worldSize }, warn: ctx.log });
   const x = pcaWhitenL2(feats, -1);
   const km = kmeans(x, { k, init: 'kmeans++', restarts: o.restarts, iterations: o.iterations, seed: o.seed, group });
   const all = gatherShards(group, km.labels, store.n);

@@ -6,12 +6,14 @@
 import type { Batch } from '../data/loader.ts';
 import { makeRng, shuffleInPlace } from '../data/rng.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { type AlgorithmContext, type ClusterAlgorithm, type StepResult, sizeSummary } from './algorithm.ts';
+import { type AlgorithmContext, type ClusterAlgorithm, type ClusteringOptions, type StepResult, sizeSummary } from './algorithm.ts';
 import { kmeansOfPooled } from './pooled_kmeans.ts';
 
 export abstract class PretextAlgorithm implements ClusterAlgorithm {
   #labels: Int32Array | undefined;
   #k = 0;
+
+  constructor(protected readonly o: ClusteringOptions) {}
 
   async init(_ctx: AlgorithmContext): Promise<Record<string, number>> {
     return {};
@@ -19,7 +21,7 @@ export abstract class PretextAlgorithm implements ClusterAlgorithm {
 
   async beginEpoch(ctx: AlgorithmContext, epoch: number): Promise<{ order: Int32Array; info: Record<string, number> }> {
     const order = Int32Array.from({ length: ctx.store.n }, (_, i) => i);
-    return { order: shuffleInPlace(order, makeRng(ctx.cfg.seed, epoch, 0x9e)), info: {} };
+    return { order: shuffleInPlace(order, makeRng(this.o.seed, epoch, 0x9e)), info: {} };
   }
 
   abstract step(ctx: AlgorithmContext, batch: Batch): StepResult;
@@ -29,8 +31,8 @@ export abstract class PretextAlgorithm implements ClusterAlgorithm {
   }
 
   async finish(ctx: AlgorithmContext): Promise<void> {
-    this.#k = ctx.cfg.clusters;
-    this.#labels = await kmeansOfPooled(ctx, this.#k, { restarts: 1, seed: ctx.cfg.seed, iterations: ctx.cfg.kmeans.iterations });
+    this.#k = this.o.clusters;
+    this.#labels = await kmeansOfPooled(ctx, this.#k, { restarts: 1, seed: this.o.seed, iterations: this.o.kmeans.iterations });
   }
 
   /** Undefined until finish() has clustered the features. */

@@ -29,14 +29,14 @@ export interface TrainResult {
  * L2-normalised pooled backbone features (eval mode) of the training images; NMI and ACC. Beside
  * it, the same k-means on the raw pixels of the same images: what the features must beat.
  */
-export async function featureClustering(ctx: AlgorithmContext): Promise<FeatureQuality> {
-  const { store, cfg } = ctx;
+export async function featureClustering(ctx: AlgorithmContext, seed: number): Promise<FeatureQuality> {
+  const { store } = ctx;
   const truth = store.labels as Int32Array;
   const k = store.classNames?.length ?? Math.max(...truth) + 1;
-  const labels = await kmeansOfPooled(ctx, k, { restarts: 5, seed: cfg.seed });
+  const labels = await kmeansOfPooled(ctx, k, { restarts: 5, seed });
   // Only the rank that writes the summary needs the pixel baseline (every rank holds all the pixels);
   // a streamed set has no decoded pixels to cluster.
-  const pixels = ctx.group.rank === 0 && !isStreamed(store) ? pixelClustering(store, k, cfg.seed) : undefined;
+  const pixels = ctx.group.rank === 0 && !isStreamed(store) ? pixelClustering(store, k, seed) : undefined;
   const r: FeatureQuality = {
     nmi: nmi(labels, truth), acc: clusterAccuracy(labels, truth), k,
     ...(pixels === undefined ? {} : { pixels: { nmi: nmi(pixels, truth), acc: clusterAccuracy(pixels, truth) } }),

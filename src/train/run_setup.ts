@@ -76,10 +76,10 @@ export async function buildRun(userCfg: TrainConfig, group: Collective, log: (l:
   model.setPrecision(cfg.precision, cfg.device as Device);
   const lr = cfg.lr ?? defaultLr(cfg);
   const optimizer = new SGD(model.paramGroups(), { lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
-  const algo = createAlgorithm(rc.method);
+  const algo = createAlgorithm(rc);
   return {
     cfg, rc, store, augment, stem, model, params: model.parameters(), optimizer, lr, scaler: cfg.precision === 'fp16' ? new LossScaler() : undefined,
-    algo, ctx: { cfg: rc, store, model, extractCfg: augment, log, group }, budget, length, group,
+    algo, ctx: { store, model, extractCfg: augment, workers: cfg.workers ?? 0, log, group }, budget, length, group,
   };
 }
 

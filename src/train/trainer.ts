@@ -88,7 +88,7 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
       broadcastModule(group, model);
     }
     loop.save();
-    const quality = finished && store.labels && cfg.evalFeatures ? await featureClustering(ctx) : undefined;
+    const quality = finished && store.labels && cfg.evalFeatures ? await featureClustering(ctx, cfg.seed) : undefined;
     return writeResults(outDir, latest, rc, store, model, algo, finished, log, quality, root);
   } finally {
     records.close();
