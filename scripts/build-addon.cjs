@@ -1,7 +1,7 @@
 // Builds the native addon with node-gyp: the package's "install" script (`npm ci`, `npm install`,
 // `npx odc` in a checkout) and scripts/setup.sh run it.
 //
-// - Does nothing when build/Release/odc_torch.node was built from the same sources (a stamp of the
+// - Does nothing when build/Release/odc_torch.node (and odc_image.node) were built from the same sources (a stamp of the
 //   native sources, the build scripts, node-addon-api, LIBTORCH and Node's version sits beside it),
 //   so installing or linking the package never recompiles for nothing. ODC_REBUILD=1 forces a build.
 // - Builds in a scratch folder and moves the result into place with one rename, so an interrupted
@@ -16,6 +16,8 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const target = path.join(root, 'build', 'Release', 'odc_torch.node');
 const stampPath = `${target}.stamp`;
+/** The addons binding.gyp builds: the engine, and the streamed batches' per-image native work (JPEG crop, augmentation). */
+const ADDONS = ['odc_torch.node', 'odc_image.node'];
 const INPUTS = ['binding.gyp', 'scripts/torch-config.cjs', 'scripts/build-addon.cjs'];
 
 /** A digest of everything the compiled addon depends on. */
@@ -36,7 +38,7 @@ function sourceStamp() {
 /** Whether the addon on disk was built from the current sources. */
 function upToDate(stamp) {
   try {
-    return fs.existsSync(target) && fs.readFileSync(stampPath, 'utf8').trim() === stamp;
+    return ADDONS.every((a) => fs.existsSync(path.join(path.dirname(target), a))) && fs.readFileSync(stampPath, 'utf8').trim() === stamp;
   } catch {
     return false;
   }
@@ -88,7 +90,7 @@ function main() {
     const run = spawnSync(process.execPath, [gyp, ...args], { cwd: scratch, stdio: 'inherit' });
     if (run.status !== 0) return run.status ?? 1;
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.renameSync(path.join(scratch, 'build', 'Release', 'odc_torch.node'), target);
+    for (const addon of ADDONS) fs.renameSync(path.join(scratch, 'build', 'Release', addon), path.join(path.dirname(target), addon));
     fs.writeFileSync(`${stampPath}.tmp`, `${stamp}\n`);
     fs.renameSync(`${stampPath}.tmp`, stampPath);
     return 0;

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 # chromium: the browser tests of the report and the cluster browser (playwright-core drives it).
 # libgloo-dev: Gloo's headers, for the c10d part of the addon (Debian's libtorch links libgloo).
-packages=(libopenblas0-pthread dataset-fashion-mnist build-essential python3 make g++ chromium)
+# libjpeg62-turbo-dev: libjpeg-turbo, which the streamed batches' JPEG cropper (odc_image) links.
+packages=(libopenblas0-pthread dataset-fashion-mnist build-essential python3 make g++ chromium libjpeg62-turbo-dev)
 if [ -z "${LIBTORCH:-}" ]; then packages+=(libtorch-dev libgloo-dev); fi
 
 missing=()

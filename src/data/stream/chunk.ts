@@ -1,7 +1,7 @@
 /** Makes the images of one chunk of a batch, one after the other (in a worker thread, or inline). */
 import type { AugmentConfig } from '../augment.ts';
 import { makeRng } from '../rng.ts';
-import { extractCrop, type Located, type PostParams, readLocated, trainCrop } from './decode.ts';
+import { extractCrop, type Located, readLocated, trainImage } from './decode.ts';
 
 export interface ChunkJob {
   locs: Located[];
@@ -14,31 +14,27 @@ export interface ChunkJob {
 }
 
 export interface ChunkResult {
-  /** [images, 3, S, S] uint8 crops. */
-  data: Uint8Array;
-  /** Training: each image's rotation, jitter and grayscale draws, for the tensor stage. */
-  post: (PostParams | undefined)[];
+  /** [images, 3, S, S]: extraction, uint8 crops; training, the augmented and normalised float32 input. */
+  data: Uint8Array | Float32Array;
   /** Images that could not be decoded: their slot is left zero and named here. */
   failed: { k: number; message: string }[];
 }
 
 export async function makeChunk(job: ChunkJob): Promise<ChunkResult> {
   const per = 3 * job.cfg.size * job.cfg.size;
-  const data = new Uint8Array(job.locs.length * per);
-  const post: ChunkResult['post'] = [];
+  const data = job.extract ? new Uint8Array(job.locs.length * per) : new Float32Array(job.locs.length * per);
   const failed: ChunkResult['failed'] = [];
-  for (const [k, loc] of job.locs.entries()) {
+  // Every file is asked for at once: the thread decodes while the next ones are read.
+  const reads = job.locs.map((loc) => readLocated(loc));
+  for (const r of reads) r.catch(() => {}); // (each is awaited below, in order)
+  for (const [k, read] of reads.entries()) {
     try {
-      const buf = await readLocated(loc);
+      const buf = await read;
       if (job.extract) data.set(await extractCrop(buf, job.cfg.size), k * per);
-      else {
-        const r = await trainCrop(buf, job.cfg, makeRng(...job.seeds, job.positions[k]));
-        data.set(r.pixels, k * per);
-        post[k] = r.post;
-      }
+      else data.set(await trainImage(buf, job.cfg, makeRng(...job.seeds, job.positions[k])), k * per);
     } catch (e) {
       failed.push({ k, message: (e as Error).message.split('\n')[0] });
     }
   }
-  return { data, post, failed };
+  return { data, failed };
 }

@@ -1,18 +1,22 @@
 /**
- * One encoded image → one cropped image, per sample (stream_loader.ts runs these in worker
- * threads). libvips (sharp) decodes, crops, resizes and flips; the batch of crops then gets the
- * rotation, colour jitter, grayscale and normalisation as tensor ops (tensor_augment.ts). The
- * parameters are drawn as augment.ts draws them, so both paths draw from the same distributions.
+ * One encoded image → one network input, per sample (stream_loader.ts runs these in worker
+ * threads): the random-resized crop and flip, then the rotation, colour jitter, grayscale and
+ * normalisation in native code (image_native.ts; the same arithmetic as tensor_augment.ts's batched
+ * version). The parameters are drawn as augment.ts draws them, so every path draws from the same
+ * distributions.
  *
- * The random-resized crop: when the crop box is reduced by 2 or more, the whole image is resized so
- * that the box becomes S x S and the box is cut out, which lets libjpeg decode at 1/2, 1/4 or 1/8
- * scale (shrink-on-load) instead of decoding every pixel and throwing most away; otherwise the box
- * is cut first and only its pixels are resampled.
+ * The random-resized crop of a JPEG is libjpeg-turbo's (image_native.ts): only the rows and columns
+ * of the crop box are decoded, at 1/2, 1/4 or 1/8 scale (shrink-on-load) when the box is that much
+ * larger than the output, and the box is resampled as torchvision's PIL pipeline does. Other formats
+ * (and CMYK JPEGs) go through libvips (sharp): when the crop box is reduced by 2 or more, the whole
+ * image is resized so that the box becomes S x S and the box is cut out; otherwise the box is cut
+ * first and only its pixels are resampled.
  */
 import { open, readFile } from 'node:fs/promises';
 import type sharpType from 'sharp';
 import { type AugmentConfig, drawParams, type ImageParams } from '../augment.ts';
 import type { Rng } from '../rng.ts';
+import { image, isJpeg } from './image_native.ts';
 
 /** Where an encoded image is: a file, or a byte range of one (a tar shard member). */
 export interface Located {
@@ -51,15 +55,22 @@ function planar(hwc: Buffer, s: number): Uint8Array {
   return out;
 }
 
-/** What the tensor stage still applies to a decoded crop (tensor_augment.ts). */
+/** What is applied to a decoded crop after it is cut (rotation, jitter, grayscale). */
 export type PostParams = Pick<ImageParams, 'angle' | 'jitter' | 'gray'>;
 
 /**
- * Random-resized crop and flip of one image by libvips: [3, S, S] uint8 planes, and the rest of
- * its drawn parameters (rotation, jitter, grayscale) for the tensor stage.
+ * Random-resized crop and flip of one image: [3, S, S] uint8 planes, and the rest of its drawn
+ * parameters (rotation, jitter, grayscale).
  */
 export async function trainCrop(buf: Buffer, cfg: AugmentConfig, rng: Rng): Promise<{ pixels: Uint8Array; post: PostParams }> {
   const s = cfg.size;
+  const dims = isJpeg(buf) ? image.jpegSize(buf) : null;
+  if (dims !== null) {
+    const [width, height] = dims;
+    const p = drawParams({ pixels: new Uint8Array(0), channels: 3, height, width }, cfg, rng);
+    const [top, left, ch, cw] = p.crop;
+    return { pixels: image.cropJpeg(buf, top, left, ch, cw, s, p.flip), post: { angle: p.angle, jitter: p.jitter, gray: p.gray } };
+  }
   const lib = await sharp();
   const input = lib(buf, { failOn: 'error' });
   const meta = await input.metadata();
@@ -89,6 +100,17 @@ export async function trainCrop(buf: Buffer, cfg: AugmentConfig, rng: Rng): Prom
   const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || info.width !== s || info.height !== s) throw new Error(`decoded ${info.width}x${info.height}x${info.channels}`);
   return { pixels: planar(data, s), post: { angle: p.angle, jitter: p.jitter, gray: p.gray } };
+}
+
+/** One training image as the network reads it: cropped, flipped, rotated, jittered, maybe gray, normalised; [3, S, S] float32. */
+export async function trainImage(buf: Buffer, cfg: AugmentConfig, rng: Rng): Promise<Float32Array> {
+  const { pixels, post } = await trainCrop(buf, cfg, rng);
+  const j = post.jitter;
+  const params = Float64Array.of(
+    post.angle, j.b, j.c, j.s, j.h, ...j.order, post.gray ? 1 : 0,
+    ...[0, 1, 2].map((c) => cfg.mean[c] ?? cfg.mean[0]), ...[0, 1, 2].map((c) => cfg.std[c] ?? cfg.std[0]),
+  );
+  return image.augmentCrop(pixels, cfg.size, params);
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * Batches from an ImageSource without ever holding the decoded set: each batch's images are read,
- * decoded, cropped and flipped per sample by a pool of worker threads (`workers`; 0: inline), with
- * `prefetch` batches in flight; rotation, colour jitter, grayscale and normalisation then run on the
- * batch as tensor ops. Yields the same `Batch` as the in-memory BatchMaker.
+ * decoded, cropped, flipped, rotated, jittered and normalised per sample by a pool of worker threads
+ * (`workers`; 0: inline), with `prefetch` batches in flight, so that the main thread only wraps the
+ * batch in a tensor (extraction: resize and centre crop as tensor ops). Yields the same `Batch` as
+ * the in-memory BatchMaker.
  *
  * Image k of a global batch draws its augmentation from makeRng(...seeds, step, k): a batch is the
  * same whatever the number of workers or processes making it. An image that cannot be decoded is
@@ -16,9 +17,8 @@ import type { Tensor } from '../../tensor/tensor.ts';
 import type { AugmentConfig } from '../augment.ts';
 import { DataError } from '../errors.ts';
 import type { Batch } from '../loader.ts';
-import { augmentTensor, extractTensor } from '../tensor_augment.ts';
+import { extractTensor } from '../tensor_augment.ts';
 import { type ChunkJob, type ChunkResult, makeChunk } from './chunk.ts';
-import type { PostParams } from './decode.ts';
 import type { ImageSource } from './sources.ts';
 
 export interface StreamOptions {
@@ -64,7 +64,7 @@ export class StreamBatchMaker {
   }
 
   /** This process's rows of a global batch: `positions` within the batch, split into one chunk per worker. */
-  async #make(rows: Int32Array, first: number, seeds: number[], extract: boolean): Promise<{ data: Uint8Array; post: PostParams[] }> {
+  async #make(rows: Int32Array, first: number, seeds: number[], extract: boolean): Promise<Uint8Array | Float32Array> {
     const per = 3 * this.cfg.size * this.cfg.size;
     const chunks = Math.max(1, Math.min(this.#workers.length, rows.length));
     const size = Math.ceil(rows.length / chunks);
@@ -74,12 +74,11 @@ export class StreamBatchMaker {
         return this.#chunk(c, { locs: ix.map((i) => this.source.locate(i)), seeds, positions: ix.map((_, k) => first + c * size + k), cfg: this.cfg, extract });
       }),
     );
-    const out = new Uint8Array(rows.length * per);
-    const post: (PostParams | undefined)[] = [];
+    // (one chunk: its array is the batch's)
+    const out = parts.length === 1 ? parts[0].data : extract ? new Uint8Array(rows.length * per) : new Float32Array(rows.length * per);
     const bad: number[] = [];
     for (const [c, r] of parts.entries()) {
-      out.set(r.data, c * size * per);
-      for (const [k, p] of r.post.entries()) post[c * size + k] = p;
+      if (out !== r.data) out.set(r.data, c * size * per);
       for (const f of r.failed) {
         const at = c * size + f.k;
         const where = this.source.where(rows[at]);
@@ -91,20 +90,16 @@ export class StreamBatchMaker {
     this.skipped += bad.length;
     const good = Array.from({ length: rows.length }, (_, i) => i).find((i) => !bad.includes(i));
     if (good === undefined && rows.length > 0) throw new DataError(this.source.source, `no readable image in a batch of ${rows.length}`);
-    for (const b of bad) {
-      out.copyWithin(b * per, (good as number) * per, ((good as number) + 1) * per);
-      post[b] = post[good as number];
-    }
-    return { data: out, post: post as PostParams[] };
+    for (const b of bad) out.copyWithin(b * per, (good as number) * per, ((good as number) + 1) * per);
+    return out;
   }
 
-  /** The batch's crops [B, 3, S, S] as the network's input: augmented (training) or resized, centre-cropped and normalised (extraction). */
-  #finish(data: Uint8Array, post: PostParams[], extract: boolean): Tensor {
+  /** The batch [B, 3, S, S] as the network's input: the workers' (training), or the crops resized, centre-cropped and normalised (extraction). */
+  #finish(data: Uint8Array | Float32Array, extract: boolean): Tensor {
     const s = this.cfg.size;
-    return tidy(() => {
-      const x = tensor(data, { shape: [data.length / (3 * s * s), 3, s, s] }).float().div(255);
-      return extract ? extractTensor(x, this.cfg) : augmentTensor(x, post, this.cfg);
-    });
+    const shape = [data.length / (3 * s * s), 3, s, s];
+    if (!extract) return tensor(data, { shape });
+    return tidy(() => extractTensor(tensor(data, { shape }).float().div(255), this.cfg));
   }
 
   /**
@@ -124,7 +119,7 @@ export class StreamBatchMaker {
       const start = r * per;
       return [rows.subarray(start, r === w - 1 ? rows.length : start + per), start];
     };
-    const inFlight: Promise<{ data: Uint8Array; post: PostParams[] }>[] = [];
+    const inFlight: Promise<Uint8Array | Float32Array>[] = [];
     let ahead = o.fromStep ?? 0;
     const fill = () => {
       while (ahead < steps && inFlight.length < (o.prefetch ?? 2)) {
@@ -138,12 +133,12 @@ export class StreamBatchMaker {
     fill();
     for (let s = o.fromStep ?? 0; s < steps; s++) {
       const t0 = performance.now();
-      const made = await (inFlight.shift() as Promise<{ data: Uint8Array; post: PostParams[] }>);
+      const made = await (inFlight.shift() as Promise<Uint8Array | Float32Array>);
       fill();
       this.waitMs += performance.now() - t0;
       const [rows] = slice(s);
       if (rows.length < (o.minBatch ?? 1)) continue;
-      const images = this.#finish(made.data, made.post, o.extract ?? false);
+      const images = this.#finish(made, o.extract ?? false);
       yield { step: s, rows, index: tensor(BigInt64Array.from(rows, (r) => BigInt(r))), images };
     }
   }
