@@ -1,12 +1,16 @@
 /**
  * The device as an input: `--device` checked against what this libtorch can reach (a clear error,
  * never an abort), creation functions that follow the default device (what `train()` sets), seeded
- * draws that are the same on every device, and a CPU run that is unchanged by `device: 'cpu'`.
+ * draws that are the same on every device, a CPU run that is unchanged by `device: 'cpu'`, and
+ * training batches augmented on the device that train as the workers' do.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { kaimingUniform_ } from '../src/nn/init.ts';
-import { cuda } from '../src/runtime.ts';
+import { cuda, getNumThreads, setNumThreads } from '../src/runtime.ts';
 import { empty, getDefaultDevice, randn, setDefaultDevice, tensor, withDefaultDevice, zeros } from '../src/tensor/creation.ts';
 import { checkDevice } from '../src/tensor/device.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
@@ -14,6 +18,7 @@ import { Generator } from '../src/tensor/random.ts';
 import { tidy } from '../src/tensor/scope.ts';
 import { resolveConfig } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
+import { skipNoData } from './run_fixture.ts';
 
 const hasCuda = cuda.isAvailable();
 
@@ -71,5 +76,24 @@ describe('device', () => {
         setDefaultDevice(before);
       }
     });
+  });
+
+  it("augmentOn 'device' trains as the workers' augmentation does (the same losses, iteration by iteration)", { skip: skipNoData }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'odc-augment-on-'));
+    const threads = getNumThreads();
+    try {
+      const losses = async (augmentOn: 'device' | 'workers') => {
+        const out = join(dir, augmentOn);
+        await train(resolveConfig({ subset: 256, width: 4, clusters: 4, batchSize: 32, budget: '5it', workers: 0, threads: 1, logEvery: 1, evalFeatures: false, augmentOn, out }), { log: () => {} });
+        return readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'iter').map((r) => r.loss as number);
+      };
+      const a = await losses('workers');
+      const b = await losses('device');
+      assert.equal(a.length, 5);
+      for (const [i, v] of a.entries()) assert.ok(Math.abs(v - b[i]) <= 2e-3 * Math.abs(v), `iteration ${i + 1}: ${b[i]} on the device, ${v} by the workers`);
+    } finally {
+      setNumThreads(threads);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -48,9 +48,12 @@ export interface BatchSource {
   close(): Promise<void>;
 }
 
-/** The batch maker for `data`: `workers` threads decode (streamed) or augment (in memory) ahead of the consumer. */
-export function batchSource(data: ImageSet, cfg: AugmentConfig, workers: number, warn?: (line: string) => void): BatchSource {
-  if (!isStreamed(data)) return new BatchMaker(data, cfg, workers);
+/**
+ * The batch maker for `data`: `workers` threads decode (streamed) or augment (in memory) ahead of
+ * the consumer; `onDevice`: an in-memory set is augmented on the default device instead.
+ */
+export function batchSource(data: ImageSet, cfg: AugmentConfig, workers: number, warn?: (line: string) => void, onDevice = false): BatchSource {
+  if (!isStreamed(data)) return new BatchMaker(data, cfg, workers, onDevice);
   return new StreamBatchMaker(data.stream, cfg, { workers, onError: data.onError, warn });
 }
 

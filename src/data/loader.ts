@@ -1,15 +1,18 @@
 /**
  * Batches for training and extraction. Each batch's augmentation is seeded by (seed, epoch, batch),
  * so a batch is reproducible wherever it is made; a worker thread makes the next batches while the
- * engine trains on the current one (`workers: 0` makes them inline). `waitMs` measures how long the
- * training loop waited for data.
+ * engine trains on the current one (`workers: 0` makes them inline), or (`onDevice`) the batch's
+ * stored images go to the run's device and are augmented there by tensor ops (tensor_augment.ts),
+ * the same batches within float rounding. `waitMs` measures how long the training loop waited for data.
  */
 import { Worker } from 'node:worker_threads';
 import { tensor } from '../tensor/creation.ts';
+import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { type AugmentConfig, augmentBatch, extractBatch } from './augment.ts';
+import { type AugmentConfig, augmentBatch, drawParams, extractBatch } from './augment.ts';
 import { makeRng } from './rng.ts';
-import type { ImageStore } from './store.ts';
+import { type ImageStore, imageSize } from './store.ts';
+import { augmentTensor, extractTensor } from './tensor_augment.ts';
 
 export interface Batch {
   /** Batch position within the epoch. */
@@ -38,9 +41,13 @@ export class BatchMaker {
   #turn = 0;
   waitMs = 0;
 
-  constructor(store: ImageStore, readonly cfg: AugmentConfig, workers = 1) {
+  /**
+   * `workers`: threads making the batches (0: inline). `onDevice`: augment on the run's default
+   * device instead (no workers; for a GPU, whose batches of small images would wait for the CPU).
+   */
+  constructor(store: ImageStore, readonly cfg: AugmentConfig, workers = 1, readonly onDevice = false) {
     this.#store = store;
-    if (workers > 0) {
+    if (workers > 0 && !onDevice) {
       const shared = new SharedArrayBuffer(store.pixels.byteLength);
       new Uint8Array(shared).set(store.pixels);
       const ts = import.meta.url.endsWith('.ts');
@@ -61,6 +68,26 @@ export class BatchMaker {
         this.#workers.push(w);
       }
     }
+  }
+
+  /** The stored images of `rows` as a [B, C, H, W] float tensor in [0, 1] on the default device. */
+  #stored(rows: ArrayLike<number>): Tensor {
+    const s = this.#store;
+    const per = imageSize(s);
+    const bytes = new Uint8Array(rows.length * per);
+    for (let i = 0; i < rows.length; i++) bytes.set(s.pixels.subarray(rows[i] * per, (rows[i] + 1) * per), i * per);
+    return tensor(bytes, { shape: [rows.length, s.channels, s.height, s.width] }).float().div(255);
+  }
+
+  /** A batch made on the device: drawn as augmentBatch draws (every row of the global batch), made for `part`'s rows. */
+  #onDevice(job: Job): Tensor {
+    return tidy(() => {
+      const x = this.#stored(job.rows.subarray(...job.part));
+      if (job.extract) return extractTensor(x, this.cfg);
+      const rng = makeRng(...job.seeds);
+      const params = Array.from(job.rows.subarray(0, job.part[1]), () => drawParams(this.#store, this.cfg, rng));
+      return augmentTensor(x, params.slice(job.part[0]), this.cfg);
+    });
   }
 
   #make(job: Job): Promise<Float32Array> {
@@ -99,29 +126,32 @@ export class BatchMaker {
     };
     const rowsOf = (s: number) => globalRowsOf(s).subarray(...partOf(globalRowsOf(s).length));
     let ahead = o.fromStep ?? 0;
+    const jobOf = (s: number): Job => {
+      const rows = globalRowsOf(s);
+      return { rows: Int32Array.from(rows), seeds: [...o.seeds, s], extract: o.extract ?? false, part: partOf(rows.length) };
+    };
     const fill = () => {
-      while (ahead < steps && inFlight.length < (o.prefetch ?? 2)) {
-        const rows = globalRowsOf(ahead);
-        inFlight.push(this.#make({ rows: Int32Array.from(rows), seeds: [...o.seeds, ahead], extract: o.extract ?? false, part: partOf(rows.length) }));
-        ahead++;
-      }
+      while (!this.onDevice && ahead < steps && inFlight.length < (o.prefetch ?? 2)) inFlight.push(this.#make(jobOf(ahead++)));
     };
     fill();
     for (let s = o.fromStep ?? 0; s < steps; s++) {
-      // Waiting time: for the batch, and for queuing the next ones (inline preparation runs here).
-      const t0 = performance.now();
-      const data = await (inFlight.shift() as Promise<Float32Array>);
-      fill();
-      this.waitMs += performance.now() - t0;
       const rows = rowsOf(s);
-      if (rows.length < (o.minBatch ?? 1)) continue;
-      const size = this.cfg.size;
-      yield {
-        step: s,
-        rows,
-        index: tensor(BigInt64Array.from(rows, (r) => BigInt(r))),
-        images: tensor(data, { shape: [rows.length, this.#store.channels, size, size] }),
-      };
+      let images: Tensor;
+      if (this.onDevice) {
+        // (queued on the device behind the previous step: nothing to wait for on the host)
+        if (rows.length < (o.minBatch ?? 1)) continue;
+        images = this.#onDevice(jobOf(s));
+      } else {
+        // Waiting time: for the batch, and for queuing the next ones (inline preparation runs here).
+        const t0 = performance.now();
+        const data = await (inFlight.shift() as Promise<Float32Array>);
+        fill();
+        this.waitMs += performance.now() - t0;
+        if (rows.length < (o.minBatch ?? 1)) continue;
+        const size = this.cfg.size;
+        images = tensor(data, { shape: [rows.length, this.#store.channels, size, size] });
+      }
+      yield { step: s, rows, index: tensor(BigInt64Array.from(rows, (r) => BigInt(r))), images };
     }
   }
 

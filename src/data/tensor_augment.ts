@@ -1,9 +1,10 @@
 /**
- * The augmentation after the crop, as tensor ops over a whole batch: rotation (one affine warp by
- * grid sampling), colour jitter in each image's own order, random grayscale and normalisation.
- * It computes what augment.ts's per-pixel loops compute for an image already cropped and flipped
- * (the streaming loader's libvips output), on the engine's threads (or a GPU) instead of one
- * JavaScript thread per worker.
+ * augment.ts's augmentation as tensor ops over a whole batch, on the run's device: the crop, flip
+ * and rotation as one affine warp per image (affine_grid + grid_sample, the crop box folded into the
+ * rotation's matrix), then the colour jitter in each image's own order, the random grayscale and
+ * the normalisation; and the extraction's resize and centre crop. It computes what augment.ts's
+ * per-pixel loops compute, on the engine's threads or a GPU instead of a JavaScript worker, so that
+ * a GPU training on small in-memory images never waits for them (`BatchMaker`'s `onDevice`).
  */
 
 import { tensorFromIndices } from '../cluster/tensor_util.ts';
@@ -13,7 +14,7 @@ import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import type { AugmentConfig, ImageParams } from './augment.ts';
 
-type Jitter = Pick<ImageParams, 'angle' | 'jitter' | 'gray'>;
+type Jitter = Pick<ImageParams, 'jitter' | 'gray'>;
 
 /** Per-image factors as a [B, 1, 1, 1] tensor. */
 const perImage = (v: number[]): Tensor => tensor(Float32Array.from(v), { shape: [v.length, 1, 1, 1] });
@@ -23,20 +24,28 @@ function luma(x: Tensor): Tensor {
   return x.select(1, 0).mul(0.299).add(x.select(1, 1).mul(0.587)).add(x.select(1, 2).mul(0.114)).unsqueeze(1);
 }
 
-/** Rotation by each image's angle about its centre; zero where the rotated frame leaves the image, edges clamped inside. */
-function rotate(x: Tensor, angles: number[]): Tensor {
-  if (angles.every((a) => a === 0)) return x;
+/**
+ * Each image's crop box resampled to S x S, flipped and rotated about its centre, as augmentImage
+ * maps output pixels to source pixels: the rotation (inverse map) first, then the flip, then the
+ * box (pixel centres, align_corners false). Zero where the rotated frame leaves the output; the
+ * source's edges clamped (border padding), as the per-pixel bilinear clamps them.
+ */
+function warp(x: Tensor, params: ImageParams[], size: number): Tensor {
   const [b, c, h, w] = x.shape;
-  const theta = tensor(
-    Float32Array.from(angles.flatMap((a) => {
-      const r = (a * Math.PI) / 180;
+  const rotation = tensor(
+    Float32Array.from(params.flatMap((p) => {
+      const r = (p.angle * Math.PI) / 180;
       return [Math.cos(r), Math.sin(r), 0, -Math.sin(r), Math.cos(r), 0];
     })),
     { shape: [b, 2, 3] },
   );
-  const grid = F.affineGrid(theta, [b, c, h, w], false);
-  const inside = grid.abs().max(3)[0].le(1).unsqueeze(1);
-  return F.gridSample(x, grid, { padding: 'border', alignCorners: false }).mul(inside.float());
+  // The rotated output grid in normalised coordinates, [B, S, S, 2] (x, y).
+  const turned = F.affineGrid(rotation, [b, c, size, size], false);
+  const inside = turned.abs().max(3)[0].le(1).unsqueeze(1);
+  // The box: x_source = (cw / W) * (±x) + (2 left + cw) / W − 1, and likewise for y.
+  const scale = tensor(Float32Array.from(params.flatMap((p) => [(p.crop[3] / w) * (p.flip ? -1 : 1), p.crop[2] / h])), { shape: [b, 1, 1, 2] });
+  const shift = tensor(Float32Array.from(params.flatMap((p) => [(2 * p.crop[1] + p.crop[3]) / w - 1, (2 * p.crop[0] + p.crop[2]) / h - 1])), { shape: [b, 1, 1, 2] });
+  return F.gridSample(x, turned.mul(scale).add(shift), { padding: 'border', alignCorners: false }).mul(inside.float());
 }
 
 /**
@@ -77,12 +86,11 @@ function jitterOp(y: Tensor, op: number, ps: Jitter[]): Tensor {
 }
 
 /**
- * x: [B, C, S, S] in [0, 1] (cropped and flipped). Applies each image's rotation, its four
- * jitter operations in its own order (images are grouped by order, each operation runs once per
- * image), its grayscale draw, then the normalisation of `cfg`.
+ * x: [B, C, H, W] images in [0, 1] (uint8 / 255, on any device) and each image's drawn parameters:
+ * the augmented, normalised batch [B, C, S, S] (augment.ts's augmentImage, image by image).
  */
-export function augmentTensor(x: Tensor, params: Jitter[], cfg: Pick<AugmentConfig, 'mean' | 'std'>): Tensor {
-  return tidy(() => normalize(jitter(x, params), cfg));
+export function augmentTensor(x: Tensor, params: ImageParams[], cfg: Pick<AugmentConfig, 'size' | 'mean' | 'std'>): Tensor {
+  return tidy(() => normalize(colour(warp(x, params, cfg.size), params), cfg));
 }
 
 /**
@@ -106,12 +114,11 @@ function normalize(y: Tensor, cfg: Pick<AugmentConfig, 'mean' | 'std'>): Tensor 
   return y.sub(mean).div(std);
 }
 
-function jitter(x: Tensor, params: Jitter[]): Tensor {
+/** The jitter operations in each image's order, then its grayscale draw. `x` is the warp's output, written in place. */
+function colour(x: Tensor, params: Jitter[]): Tensor {
   return tidy(() => {
     const c = x.size(1);
-    const rotated = rotate(x, params.map((p) => p.angle));
-    // Written in place below: never the caller's tensor.
-    let y = rotated === x ? x.clone() : rotated;
+    let y = x;
     // Each image applies its four operations in its own order. Position by position, the images
     // whose operation there is the same are done together: at most 4 x 4 batched operations per
     // batch, whatever the mix of orders (grouping by whole order made up to 24 x 4 small ones).

@@ -134,6 +134,13 @@ export const TrainConfigSchema = z
      */
     workers: z.number().int().nonnegative().optional(),
     /**
+     * Where an in-memory set's training batches are augmented: by the worker threads (per pixel, in
+     * JavaScript) or on the run's device as tensor ops (the same batches within float rounding).
+     * 'auto': on the device when it is a GPU (small images would keep it waiting for the CPU),
+     * else by the workers. Streamed sets are always made whole in their workers.
+     */
+    augmentOn: z.enum(['auto', 'workers', 'device']).default('auto'),
+    /**
      * Several processes: BatchNorm statistics over the global batch instead of each process's slice
      * (the released code keeps them per process).
      */

@@ -76,7 +76,8 @@ async function trainOn(userCfg: TrainConfig, o: TrainOptions): Promise<TrainResu
       start = { progress: { iteration: 0, epoch: 0, step: 0 }, resumed: false, setupAt, initS: await initialClustering(run, records, log) };
     }
     const loop = new TrainLoop(run, records, o, log, latest, start, writeConfig);
-    const source = batchSource(store, run.augment, cfg.workers ?? 0, log);
+    const onDevice = cfg.augmentOn === 'device' || (cfg.augmentOn === 'auto' && cfg.device !== 'cpu');
+    const source = batchSource(store, run.augment, cfg.workers ?? 0, log, onDevice);
     try {
       await loop.train(source);
     } finally {
