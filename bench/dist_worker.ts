@@ -56,7 +56,7 @@ const gatherMs = time(50, () => tidy(() => {
 }));
 const index = randint(0, n, [batch]);
 const feats = randn([batch, dim]);
-const updateMs = time(50, () => memory.updateSamples(index, feats));
+const updateMs = time(50, () => memory.updateSamples(index, feats).dispose());
 // Rank 0 updates alone, then broadcasts the batch's new feature rows and labels (the gather is still needed to update).
 const rows = zeros([batch, dim + 1]);
 const broadcastMs = time(50, () => group.broadcast(rows, 0));

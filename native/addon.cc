@@ -56,6 +56,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("generatorSeed", GeneratorSeed);
   EXPORT("cudaAvailable", CudaAvailable);
   EXPORT("cudaDeviceCount", CudaDeviceCount);
+  EXPORT("setTf32", SetTf32);
+  EXPORT("getTf32", GetTf32);
   EXPORT("liveTensors", LiveTensors);
   EXPORT("reportedBytes", ReportedBytesJs);
   EXPORT("buildInfo", BuildInfo);

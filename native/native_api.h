@@ -34,6 +34,8 @@ Napi::Value SetGeneratorState(const Napi::CallbackInfo& info);
 Napi::Value GeneratorSeed(const Napi::CallbackInfo& info);
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info);
 Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info);
+Napi::Value SetTf32(const Napi::CallbackInfo& info);
+Napi::Value GetTf32(const Napi::CallbackInfo& info);
 Napi::Value LiveTensors(const Napi::CallbackInfo& info);
 Napi::Value ReportedBytesJs(const Napi::CallbackInfo& info);
 Napi::Value BuildInfo(const Napi::CallbackInfo& info);

@@ -162,6 +162,24 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), hooks.hasCUDA() ? hooks.getNumGPUs() : 0);
 }
 
+// setTf32(matmul, cudnn): whether CUDA matrix products (cuBLAS) and convolutions (cuDNN) may round
+// their float32 inputs to TF32 on GPUs that have it (Ampere and later). Process-wide settings of
+// libtorch's global context; on a CPU-only build they are kept and change nothing.
+Napi::Value SetTf32(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2 || !info[0].IsBoolean() || !info[1].IsBoolean()) throw Napi::TypeError::New(info.Env(), "setTf32(matmul: boolean, cudnn: boolean)");
+  at::globalContext().setAllowTF32CuBLAS(info[0].As<Napi::Boolean>().Value());
+  at::globalContext().setAllowTF32CuDNN(info[1].As<Napi::Boolean>().Value());
+  return info.Env().Undefined();
+}
+
+// getTf32() -> [matmul, cudnn]: the settings in effect.
+Napi::Value GetTf32(const Napi::CallbackInfo& info) {
+  auto out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, Napi::Boolean::New(info.Env(), at::globalContext().allowTF32CuBLAS()));
+  out.Set(1u, Napi::Boolean::New(info.Env(), at::globalContext().allowTF32CuDNN()));
+  return out;
+}
+
 // liveTensors(): handles whose tensor has not been released; reportedBytes(): bytes told to V8.
 Napi::Value LiveTensors(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(LiveTensorCount()));

@@ -18,6 +18,15 @@ export { defaultThreads };
 export const cuda = {
   isAvailable: (): boolean => native.cudaAvailable(),
   deviceCount: (): number => native.cudaDeviceCount(),
+  /**
+   * Whether float32 matrix products (cuBLAS) and convolutions (cuDNN) may use TF32 on GPUs that
+   * have it: process-wide, as torch.backends.cuda.matmul.allow_tf32 / torch.backends.cudnn.allow_tf32.
+   */
+  setTf32: (o: { matmul: boolean; cudnn: boolean }): void => native.setTf32(o.matmul, o.cudnn),
+  getTf32: (): { matmul: boolean; cudnn: boolean } => {
+    const [matmul, cudnn] = native.getTf32();
+    return { matmul, cudnn };
+  },
 };
 
 export function buildInfo(): { torchVersion: string; config: string; parallel: string; cxx11Abi: boolean } {

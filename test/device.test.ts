@@ -78,6 +78,18 @@ describe('device', () => {
     });
   });
 
+  it('the TF32 settings reach libtorch and read back (process-wide; a CPU-only build keeps them)', () => {
+    const before = cuda.getTf32();
+    try {
+      cuda.setTf32({ matmul: true, cudnn: false });
+      assert.deepEqual(cuda.getTf32(), { matmul: true, cudnn: false });
+      cuda.setTf32({ matmul: false, cudnn: true });
+      assert.deepEqual(cuda.getTf32(), { matmul: false, cudnn: true });
+    } finally {
+      cuda.setTf32(before);
+    }
+  });
+
   it("augmentOn 'device' trains as the workers' augmentation does (the same losses, iteration by iteration)", { skip: skipNoData }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'odc-augment-on-'));
     const threads = getNumThreads();

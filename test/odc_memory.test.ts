@@ -31,10 +31,10 @@ describe('OdcMemory', () => {
     // sample 1 (at +x) sees a feature along +y: mixed = 0.5·(1,0) + 0.5·(0,1) → (1,1)/√2, then nearest centroid.
     const r = m.updateSamples(ix([1]), tensor([[0, 5]]));
     close(m.features.select(0, 1).toArray(), [Math.SQRT1_2, Math.SQRT1_2]);
-    assert.equal(r, 0); // a tie between (1,0) and (0,1): argmax takes the first (cluster 0)
+    assert.equal(r.item(), 0); // a tie between (1,0) and (0,1): argmax takes the first (cluster 0)
     const r2 = m.updateSamples(ix([1, 3]), tensor([[0, 5], [0, 1]]));
     assert.equal(m.labels.toArray()[1], 1);
-    assert.equal(r2, 0.5);
+    assert.equal(r2.item(), 0.5);
     const { countError, sumError } = m.verify();
     assert.equal(countError, 0);
     assert.ok(sumError < 1e-12);

@@ -160,17 +160,19 @@ export class OdcMemory {
 
   /**
    * Eq. 2 for the batch (indices [B] int64, raw features [B, D]), then re-assignment of the batch's
-   * labels (`relabel: false` keeps them). Returns the label-change ratio over the batch. Repeated
-   * indices: the last one wins (as the released code's indexed write).
+   * labels (`relabel: false` keeps them). Returns the label-change ratio over the batch, a float64
+   * scalar tensor left on the device (reading it waits for the device: the trainer reads it with
+   * the loss, at logged iterations). Repeated indices: the last one wins (as the released code's
+   * indexed write).
    */
-  updateSamples(index: Tensor, feats: Tensor, o: { relabel?: boolean } = {}): number {
+  updateSamples(index: Tensor, feats: Tensor, o: { relabel?: boolean } = {}): Tensor {
     return noGrad(() =>
       tidy(() => {
         const old = this.features.indexSelect(0, index);
         const fresh = blendFeatures(old, feats, this.momentum);
         const oldLabels = this.labels.indexSelect(0, index);
         const newLabels = (o.relabel ?? true) ? this.#nearest(fresh) : oldLabels;
-        const changed = newLabels.ne(oldLabels).sum().item() / index.numel;
+        const changed = newLabels.ne(oldLabels).sum().double().div(index.numel);
         const [uniq, rows] = lastOccurrence(index);
         if (rows === undefined) this.#write(index, old, oldLabels, fresh, newLabels);
         else this.#move(uniq, fresh.indexSelect(0, rows), newLabels.indexSelect(0, rows));

@@ -59,6 +59,8 @@ export interface NativeBinding {
   generatorSeed(g: GeneratorHandle): bigint;
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
+  setTf32(matmul: boolean, cudnn: boolean): void;
+  getTf32(): [boolean, boolean];
   liveTensors(): number;
   reportedBytes(): number;
   buildInfo(): { torchVersion: string; config: string; parallel: string; cxx11Abi: boolean };
@@ -93,7 +95,7 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'fromBuffer', 'toBuffer', 'meta', 'strides', 'free', 'isAlive', 'sameStorage',
   'backward', 'grad', 'setGrad', 'setRequiresGrad', 'isLeaf', 'setGradEnabled', 'isGradEnabled', 'autocastEnter', 'autocastExit', 'isAutocastEnabled', 'setData',
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
-  'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount',
+  'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount', 'setTf32', 'getTf32',
   'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'setErrorClass',
   'distributedAvailable', 'tcpStore', 'fileStore', 'closeStore', 'storeSet', 'storeCheck', 'processGroupGloo', 'destroyProcessGroup',
   'allreduce', 'allgather', 'broadcast', 'barrier', 'differentiableAllreduce', 'backwardAllreduce',

@@ -33,8 +33,8 @@ export interface AlgorithmContext {
 export interface StepResult {
   /** The scalar loss to back-propagate. */
   loss: Tensor;
-  /** ODC: share of the batch whose label changed. */
-  changeRatio?: number;
+  /** ODC: share of the batch whose label changed (a float64 scalar on the device). */
+  changeRatio?: Tensor;
   /** Top-1 agreement of the head with the pseudo-labels (a training-health signal). */
   target: Tensor;
   logits: Tensor;

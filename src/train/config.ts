@@ -141,6 +141,12 @@ export const TrainConfigSchema = z
      */
     augmentOn: z.enum(['auto', 'workers', 'device']).default('auto'),
     /**
+     * CUDA: whether float32 matrix products and convolutions may round their inputs to TF32 on GPUs
+     * that have it (set for the process when the run starts; PyTorch's own defaults differ between
+     * the two: matmul off, cuDNN on). No effect on the CPU.
+     */
+    tf32: z.boolean().default(true),
+    /**
      * Several processes: BatchNorm statistics over the global batch instead of each process's slice
      * (the released code keeps them per process).
      */

@@ -1,6 +1,6 @@
 /**
- * The trainer's running means. Each iteration's loss and pseudo-label accuracy stay on the run's
- * device until a logged iteration, a checkpoint or the epoch's end reads them together (on a GPU
+ * The trainer's running means. Each iteration's loss, pseudo-label accuracy and label-change ratio
+ * stay on the run's device until a logged iteration, a checkpoint or the epoch's end reads them together (on a GPU
  * each read waits for the queued work); they are added in iteration order, so that a run and its
  * resume give the same means.
  */
@@ -51,8 +51,8 @@ export class StepStats {
   /** The sums since the last logged iteration (the next 'iter' record), and when that window began. */
   #window = zeroSums();
   #windowStart = performance.now();
-  /** Each iteration's [loss, accuracy] (float64, on the device) and label-change ratio, not yet read. */
-  readonly #unread: { stats: Tensor; change: number }[] = [];
+  /** Each iteration's [loss, accuracy, label-change ratio] (float64, on the device), not yet read. */
+  readonly #unread: Tensor[] = [];
   /** What the progress hook shows between reads: the means of the last read window. */
   shown = { loss: Number.NaN, change: Number.NaN };
 
@@ -65,27 +65,30 @@ export class StepStats {
     this.#windowStart = performance.now();
   }
 
-  /** One iteration: its [loss, accuracy] tensor (owned from here on), label-change ratio, images (all ranks) and repairs. */
-  push(stats: Tensor, change: number, images: number, repaired: number): void {
-    this.#unread.push({ stats, change });
+  /** One iteration: its [loss, accuracy, change ratio] tensor (owned from here on), images (all ranks) and repairs. */
+  push(stats: Tensor, images: number, repaired: number): void {
+    this.#unread.push(stats);
     for (const s of [this.#epoch, this.#window]) {
       s.images += images;
       s.repaired += repaired;
     }
   }
 
-  /** Reads the iterations not yet read: the global batch's loss and accuracy (means of the ranks' equal slices). */
+  /**
+   * Reads the iterations not yet read: the global batch's loss and accuracy (means of the ranks'
+   * equal slices) and the change ratio (the same on every rank: each updates the whole batch).
+   */
   read(): void {
     if (this.#unread.length === 0) return;
-    const v = tidy(() => this.group.allReduce(stack(this.#unread.map((u) => u.stats)), 'avg').toArray());
+    const v = tidy(() => this.group.allReduce(stack(this.#unread), 'avg').toArray());
     for (const [k, u] of this.#unread.entries()) {
       for (const s of [this.#epoch, this.#window]) {
-        s.loss += v[2 * k];
-        s.acc += v[2 * k + 1];
-        s.change += u.change;
+        s.loss += v[3 * k];
+        s.acc += v[3 * k + 1];
+        s.change += v[3 * k + 2];
         s.n += 1;
       }
-      u.stats.dispose();
+      u.dispose();
     }
     this.#unread.length = 0;
     this.shown = { loss: this.#window.loss / this.#window.n, change: this.#window.change / this.#window.n };
@@ -122,7 +125,7 @@ export class StepStats {
 
   /** Frees what was never read (a failed loop). */
   dispose(): void {
-    for (const u of this.#unread) u.stats.dispose();
+    for (const u of this.#unread) u.dispose();
     this.#unread.length = 0;
   }
 }

@@ -9,7 +9,7 @@ import type { BatchSource } from '../data/image_set.ts';
 import type { Batch } from '../data/loader.ts';
 import { broadcastModule, padToMultiple } from '../distributed/data_parallel.ts';
 import { nmi } from '../eval/cluster_metrics.ts';
-import { stack } from '../tensor/creation.ts';
+import { scalar, stack } from '../tensor/creation.ts';
 import { tidy } from '../tensor/scope.ts';
 import type { Progress } from './checkpoint.ts';
 import type { RunRecords } from './run_records.ts';
@@ -111,22 +111,21 @@ export class TrainLoop {
     const { algo, ctx, cfg, group, length, optimizer, params, scaler } = this.run;
     const lrFactor = length.schedule(epoch + batch.step / length.itersPerEpoch);
     optimizer.setLrFactor(lrFactor);
-    let change = Number.NaN;
     const stats = tidy(() => {
       const s = algo.step(ctx, batch);
-      change = s.changeRatio ?? Number.NaN;
       optimizer.zeroGrad();
       group.backwardAveraged(scaler ? scaler.scaleLoss(s.loss) : s.loss, params, { bucketBytes: cfg.gradBucketMb * 2 ** 20, overlap: cfg.overlapGradients });
       // (fp16: a step whose gradients overflowed is skipped and the scale lowered)
       if (scaler === undefined || scaler.unscale(params)) optimizer.step();
-      return stack([s.loss.detach().double(), s.logits.argmax(1).eq(s.target).float().mean().double()]);
+      const change = s.changeRatio ?? scalar(Number.NaN, { dtype: 'float64' });
+      return stack([s.loss.detach().double(), s.logits.argmax(1).eq(s.target).float().mean().double(), change.double()]);
     });
     batch.images.dispose();
     batch.index.dispose();
     this.progress = { iteration: this.progress.iteration + 1, epoch, step: batch.step + 1 };
     const after = algo.afterStep(ctx, this.progress.iteration);
     this.#itersThisRun++;
-    this.#stats.push(stats, change, batch.rows.length * group.worldSize, after.repaired ?? 0);
+    this.#stats.push(stats, batch.rows.length * group.worldSize, after.repaired ?? 0);
     return lrFactor;
   }
 

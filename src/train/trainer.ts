@@ -12,6 +12,7 @@ import { singleProcess } from '../distributed/collective.ts';
 import { broadcastModule } from '../distributed/data_parallel.ts';
 import { nmi } from '../eval/cluster_metrics.ts';
 import { checkPrecision } from '../nn/autocast.ts';
+import { cuda } from '../runtime.ts';
 import { withDefaultDevice } from '../tensor/creation.ts';
 import { checkDevice } from '../tensor/device.ts';
 import { ConfigError } from '../tensor/errors.ts';
@@ -39,6 +40,7 @@ export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise
   if (device !== 'cpu' && (o.group?.worldSize ?? 1) > 1) {
     throw new ConfigError(`--device ${device} with ${o.group?.worldSize} processes: several processes on CUDA need an NCCL process group, which this build does not have; use --device cpu (Gloo) or one process`);
   }
+  if (device !== 'cpu') cuda.setTf32({ matmul: userCfg.tf32, cudnn: userCfg.tf32 });
   return withDefaultDevice(device, () => trainOn(userCfg, o));
 }
 
