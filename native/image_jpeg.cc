@@ -86,23 +86,37 @@ Napi::Uint8Array BytesOf(const Napi::CallbackInfo& info) {
   return info[0].As<Napi::Uint8Array>();
 }
 
+// libjpeg's errors, and a file that ends too soon, longjmp to err->jump (set by the caller's setjmp).
+void UseErrors(jpeg_decompress_struct* cinfo, ErrorManager* err) {
+  cinfo->err = jpeg_std_error(&err->pub);
+  err->pub.error_exit = OnError;
+  err->pub.emit_message = OnMessage;
+}
+
+// After the caller's setjmp: a decompressor over `data` with its header read.
+void OpenWithHeader(jpeg_decompress_struct* cinfo, const uint8_t* data, size_t length) {
+  jpeg_create_decompress(cinfo);
+  jpeg_mem_src(cinfo, data, length);
+  jpeg_read_header(cinfo, TRUE);
+}
+
+// Where a longjmp lands: the message kept, the decompressor freed.
+bool Failed(jpeg_decompress_struct* cinfo, const ErrorManager& err, char* message) {
+  jpeg_destroy_decompress(cinfo);
+  std::snprintf(message, JMSG_LENGTH_MAX, "%s", err.message);
+  return false;
+}
+
+bool IsCmyk(const jpeg_decompress_struct& cinfo) { return cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK; }
 
 // The image's size and whether it is CMYK/YCCK, from its header; false with the message in `message`.
 bool ReadSize(const uint8_t* data, size_t length, unsigned* width, unsigned* height, bool* cmyk, char* message) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = OnError;
-  err.pub.emit_message = OnMessage;
-  if (setjmp(err.jump)) {
-    jpeg_destroy_decompress(&cinfo);
-    std::snprintf(message, JMSG_LENGTH_MAX, "%s", err.message);
-    return false;
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, data, length);
-  jpeg_read_header(&cinfo, TRUE);
-  *cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  UseErrors(&cinfo, &err);
+  if (setjmp(err.jump)) return Failed(&cinfo, err, message);
+  OpenWithHeader(&cinfo, data, length);
+  *cmyk = IsCmyk(cinfo);
   *width = cinfo.image_width;
   *height = cinfo.image_height;
   jpeg_destroy_decompress(&cinfo);
@@ -140,22 +154,14 @@ struct Region {
 
 // Decodes what box (top, left, boxH, boxW) of the JPEG needs for an output of `size` pixels into
 // `out`. Returns false with libjpeg's (or its own) message in `message`. Only C frames lie between
-// setjmp and longjmp: nothing here has a destructor to skip.
+// setjmp and longjmp (`out` belongs to the caller): nothing here has a destructor to skip.
 bool DecodeBox(const uint8_t* data, size_t length, int top, int left, int boxH, int boxW, int size, Region* out, char* message) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
-  cinfo.err = jpeg_std_error(&err.pub);
-  err.pub.error_exit = OnError;
-  err.pub.emit_message = OnMessage;
-  if (setjmp(err.jump)) {
-    jpeg_destroy_decompress(&cinfo);
-    std::snprintf(message, JMSG_LENGTH_MAX, "%s", err.message);
-    return false;
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, data, length);
-  jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+  UseErrors(&cinfo, &err);
+  if (setjmp(err.jump)) return Failed(&cinfo, err, message);
+  OpenWithHeader(&cinfo, data, length);
+  if (IsCmyk(cinfo)) {
     jpeg_destroy_decompress(&cinfo);
     std::snprintf(message, JMSG_LENGTH_MAX, "CMYK images are decoded by libvips");
     return false;

@@ -1,9 +1,6 @@
 /** Loads the compiled libtorch addon and types its raw surface once (the only place that names it). */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from './load_addon.ts';
 
 /** An opaque native handle (a type-tagged napi External). */
 export type Handle = object & { readonly __handle: unique symbol };
@@ -101,19 +98,7 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'allreduce', 'allgather', 'broadcast', 'barrier', 'differentiableAllreduce', 'backwardAllreduce',
 ];
 
-function findAddon(): string {
-  // Works from src/native (tsx) and from dist/native (compiled): walk up to the package root.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'build', 'Release', 'odc_torch.node');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('odc: native addon build/Release/odc_torch.node not found; run `npm ci` (it builds the addon)');
-}
-
-const require = createRequire(import.meta.url);
-export const native: NativeBinding = require(findAddon());
+export const native: NativeBinding = loadAddon<NativeBinding>('odc_torch');
 
 /** ODC_THREADS, else the machine's available cores (Debian's libtorch would otherwise start at 1). */
 export function defaultThreads(): number {

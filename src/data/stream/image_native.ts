@@ -5,10 +5,7 @@
  * filter), then the rest of its augmentation (native/image_augment.cc: rotation, colour jitter,
  * grayscale, normalisation). It holds no libtorch and no state, so every worker thread loads its own copy.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from '../../native/load_addon.ts';
 
 interface ImageAddon {
   /** [width, height] from the header; null for CMYK/YCCK images (left to libvips). */
@@ -22,18 +19,7 @@ interface ImageAddon {
   augmentCrop(planes: Uint8Array, size: number, params: Float64Array): Float32Array;
 }
 
-function findAddon(): string {
-  // From src/data/stream (tsx) and dist/data/stream (compiled): walk up to the package root.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'build', 'Release', 'odc_image.node');
-    if (existsSync(candidate)) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error('odc: native addon build/Release/odc_image.node not found; run `npm ci` (it builds the addons)');
-}
-
-export const image: ImageAddon = createRequire(import.meta.url)(findAddon());
+export const image: ImageAddon = loadAddon<ImageAddon>('odc_image');
 
 /** Whether `bytes` start like a JPEG (SOI marker). */
 export const isJpeg = (bytes: Uint8Array): boolean => bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
