@@ -10,6 +10,7 @@ import { FEATURE_CACHE } from '../src/report/features.ts';
 import { clusterInfos, nearestNeighbours, orderByCentroid, parseClusterChoice, selectClusters } from '../src/report/gallery.ts';
 import { writeReport } from '../src/report/report.ts';
 import { loadRunDir } from '../src/report/run_dir.ts';
+import { cuda } from '../src/runtime.ts';
 import { skipNoData, TINY_CLUSTERS, trainTinyRun } from './run_fixture.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -96,6 +97,16 @@ describe('odc report', { skip: skipNoData }, () => {
     assert.equal(r.galleryRows.get('odc'), 2);
     await assert.rejects(writeReport([odc], { out, clusters: `1,${TINY_CLUSTERS}` }), new RegExp(`no cluster ${TINY_CLUSTERS}: its clusters are 0\\.\\.${TINY_CLUSTERS - 1}`));
     await assert.rejects(writeReport([odc], { out, thumbs: 0 }), /Expected positive integer for --thumbs but received 0/);
+  });
+
+  it('--device: the features of a run without memory computed there; a device this build cannot use is refused first', async () => {
+    const out = join(tmp, 'device.html');
+    rmSync(join(dc, FEATURE_CACHE), { force: true });
+    const r = await writeReport([dc], { out, device: 'cpu', thumbs: 2 });
+    assert.equal(r.galleryRows.get('deepcluster'), Math.min(10, TINY_CLUSTERS));
+    assert.ok(existsSync(join(dc, FEATURE_CACHE)));
+    await assert.rejects(writeReport([dc], { out, device: 'gpu' }), /--device/);
+    if (!cuda.isAvailable()) await assert.rejects(writeReport([dc], { out, device: 'cuda' }), /--device cuda/);
   });
 
   it('a missing or incomplete run directory is a clear error naming the path', async () => {

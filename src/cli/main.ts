@@ -103,6 +103,7 @@ program
   .option('--gallery-clusters <n>', 'clusters per gallery for largest/smallest/random (default 10)', int('--gallery-clusters'))
   .option('--thumbs <n>', 'thumbnails per gallery row, nearest to the centroid first (default 12)', int('--thumbs'))
   .option('--seed <n>', 'seed of --clusters random (default 0)', int('--seed'))
+  .option('--device <device>', 'cpu (default), cuda or cuda:N: where the features of runs that keep no samples memory (DeepCluster, rotation) are computed for the galleries')
   .option('--debug', 'print stack traces of errors')
   .action(async (runDirs, opts) => {
     const { runReport } = await import('../report/report.ts');

@@ -74,8 +74,11 @@ function weightsStamp(path: string): string {
   return `${st.size}:${Math.round(st.mtimeMs)}`;
 }
 
-/** One unit-length feature per image of `store` (see the module comment for which features). */
-export async function runFeatures(run: RunDir, store: ImageSet, log: (l: string) => void = () => {}): Promise<RunFeatures> {
+/**
+ * One unit-length feature per image of `store` (see the module comment for which features);
+ * `device` ('cpu', 'cuda', 'cuda:N'): where the features a run does not keep are computed.
+ */
+export async function runFeatures(run: RunDir, store: ImageSet, log: (l: string) => void = () => {}, device = 'cpu'): Promise<RunFeatures> {
   const n = store.n;
   // The memory's features (ODC's samples memory, NPID's bank) where the run keeps them.
   if (run.method === 'odc' || run.method === 'npid') {
@@ -95,9 +98,10 @@ export async function runFeatures(run: RunDir, store: ImageSet, log: (l: string)
     const f = fromFile(cache, 'features', n, `${source}, cached in ${FEATURE_CACHE}`);
     if (f !== undefined) return f;
   }
-  log(`computing features of ${n} images from ${weights} (once; cached in the run directory when the run has finished)`);
+  log(`computing features of ${n} images from ${weights}${device !== 'cpu' ? ` on ${device}` : ''} (once; cached in the run directory when the run has finished)`);
   const t0 = performance.now();
-  const data = await computeFeatures(run, store, weights);
+  const [{ withDefaultDevice }, { checkDevice }] = await Promise.all([import('../tensor/creation.ts'), import('../tensor/device.ts')]);
+  const data = await withDefaultDevice(checkDevice(device, '--device'), () => computeFeatures(run, store, weights));
   log(`features computed in ${((performance.now() - t0) / 1000).toFixed(1)}s`);
   const dim = data.length / n;
   // Never write into the directory of a run that is still training.

@@ -25,6 +25,8 @@ export interface ReportOptions {
   thumbs?: number;
   /** Seed of the random cluster choice (default 0). */
   seed?: number;
+  /** Where the features of runs without a samples memory are computed: 'cpu' (default), 'cuda', 'cuda:N'. */
+  device?: string;
   log?: (line: string) => void;
 }
 
@@ -50,6 +52,8 @@ export async function writeReport(runDirs: string[], o: ReportOptions = {}): Pro
   const choice = typeof o.clusters === 'string' ? parseClusterChoice(o.clusters) : (o.clusters ?? 'largest');
   const count = positiveInt(o.galleryClusters ?? 10, '--gallery-clusters');
   const perRow = positiveInt(o.thumbs ?? 12, '--thumbs');
+  // (the engine is loaded only for a device to check: reports of runs with memories never need it)
+  if (o.device !== undefined) (await import('../tensor/device.ts')).checkDevice(o.device, '--device');
   // Read and validate every run before any slow work, so a wrong path fails at once.
   const runs = runDirs.map((d) => loadRunDir(d));
   uniqueNames(runs);
@@ -90,7 +94,7 @@ export async function writeReport(runDirs: string[], o: ReportOptions = {}): Pro
     checkStore(run, store);
     let features: RunFeatures | undefined;
     try {
-      features = await runFeatures(run, store, log);
+      features = await runFeatures(run, store, log, o.device);
     } catch (e) {
       log(`${run.name}: members in store order: ${(e as Error).message}`);
     }
@@ -129,6 +133,7 @@ export interface ReportFlags {
   galleryClusters?: number;
   thumbs?: number;
   seed?: number;
+  device?: string;
 }
 
 export async function runReport(runDirs: string[], f: ReportFlags): Promise<void> {
