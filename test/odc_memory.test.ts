@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkCapacity, OdcMemory } from '../src/cluster/odc_memory.ts';
 import { ConfigError, Generator, randint, randn, tensor, tidy } from '../src/index.ts';
+import { cuda } from '../src/runtime.ts';
+import { withDefaultDevice } from '../src/tensor/creation.ts';
 
 const ix = (v: number[]) => tensor(BigInt64Array.from(v, BigInt));
 const close = (a: number[], b: number[], tol = 1e-6) => {
@@ -154,6 +156,41 @@ describe('OdcMemory', () => {
     assert.notDeepEqual(old.labels.toArray(), a.labels.toArray());
     for (const m of [a, b, old]) m.dispose();
   }));
+
+  it('features kept apart (featuresOn): every update, repair and state the same as a memory that keeps them with the rest', async () => {
+    // On a CPU-only machine both memories live on the CPU: the path that reads and writes the rows
+    // across devices is the one run here; with CUDA, the second keeps its features in host RAM.
+    const hasCuda = cuda.isAvailable();
+    const run = async (featuresOn: 'cpu' | undefined) =>
+      withDefaultDevice(hasCuda ? 'cuda' : 'cpu', async () =>
+        tidy(() => {
+          const g = new Generator(3);
+          const m = new OdcMemory({ length: 300, featDim: 16, numClasses: 12, minCluster: 10, featuresOn });
+          m.init(randn([300, 16], { generator: g }).abs(), randint(0, 12, [300], { generator: g }));
+          const changes: number[] = [];
+          for (let it = 1; it <= 60; it++) {
+            tidy(() => {
+              changes.push(m.updateSamples(randint(0, 300, [32], { generator: g }), randn([32, 16], { generator: g }).abs()).item());
+              if (it % 10 === 0) m.updateCentroids();
+              m.dealWithSmallClusters();
+            });
+          }
+          const out = { device: m.features.device, changes, labels: m.labels.toArray(), features: m.features.toArray(), splits: m.splits, verify: m.verify() };
+          m.dispose();
+          return out;
+        }),
+      );
+    const a = await run(undefined);
+    const b = await run('cpu');
+    assert.equal(b.device, 'cpu');
+    assert.deepEqual(b.changes, a.changes);
+    assert.deepEqual(b.labels, a.labels);
+    close(b.features, a.features, 1e-6);
+    assert.equal(b.splits, a.splits);
+    assert.ok(a.splits > 0, 'no repair happened: the test would not reach the repair path');
+    assert.equal(b.verify.countError, 0);
+    assert.ok(b.verify.sumError < 1e-9);
+  });
 
   it('refuses impossible sizes with the largest valid cluster count', () => {
     assert.throws(() => checkCapacity(1300, 10000, 20), (e: unknown) => e instanceof ConfigError && /use at most 65 clusters/.test(e.message));

@@ -15,7 +15,8 @@
 
 import { makeRng, type StatefulRng } from '../data/rng.ts';
 import type { Collective } from '../distributed/collective.ts';
-import { cat, fullLike, onesLike, tensor, where, zeros } from '../tensor/creation.ts';
+import { cat, fullLike, getDefaultDevice, onesLike, tensor, where, zeros } from '../tensor/creation.ts';
+import type { Device } from '../tensor/dtype.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
@@ -53,7 +54,16 @@ export interface OdcMemoryOptions {
    */
   scoring?: ScoringMode;
   seed?: number;
+  /**
+   * Where the samples memory's features ([N, D] float32, the one part that grows with the data set)
+   * are kept: by default on the device the memory is made on, or 'cpu' (host RAM, as the released
+   * code keeps its 1.28 M x 256 bank) when that device is too small. Only the batch's rows cross.
+   */
+  featuresOn?: Device;
 }
+
+/** Rows per step when a whole-memory sum reads features kept on another device. */
+const SUM_CHUNK = 65_536;
 
 export class OdcMemory {
   readonly length: number;
@@ -82,6 +92,9 @@ export class OdcMemory {
   /** Present when batches are re-assigned by checked bfloat16 scoring; stale once the centroids change. */
   #checked: CheckedAssigner | undefined;
   #checkedStale = true;
+  /** Where everything but the features lives (the default device at construction), and where the features do. */
+  readonly #device: Device;
+  readonly #featuresOn: Device;
 
   constructor(o: OdcMemoryOptions) {
     const pos = (v: number, what: string) => {
@@ -100,7 +113,9 @@ export class OdcMemory {
     checkCapacity(o.length, o.numClasses, this.minCluster);
     this.#seed = o.seed ?? 0;
     this.#rng = makeRng(this.#seed, 0x0dc);
-    this.features = keep(zeros([o.length, o.featDim]));
+    this.#device = getDefaultDevice();
+    this.#featuresOn = o.featuresOn ?? this.#device;
+    this.features = keep(zeros([o.length, o.featDim], { device: this.#featuresOn }));
     this.labels = keep(zeros([o.length], { dtype: 'int64' }));
     this.centroids = keep(zeros([o.numClasses, o.featDim]));
     this.counts = keep(zeros([o.numClasses], { dtype: 'int64' }));
@@ -144,8 +159,24 @@ export class OdcMemory {
   #recomputeStats(o: { sums?: boolean } = {}): void {
     tidy(() => {
       this.counts.copy_(this.labels.bincount(this.numClasses));
-      if (o.sums ?? true) this.sums.zero_().indexAdd_(0, this.labels, this.features.double());
+      if (o.sums ?? true) this.#sumFeatures(this.sums.zero_());
     });
+  }
+
+  /** Adds every sample's feature to its cluster's row of `sums` (float64), reading the features in chunks. */
+  #sumFeatures(sums: Tensor): Tensor {
+    for (let start = 0; start < this.length; start += SUM_CHUNK) {
+      tidy(() => {
+        const n = Math.min(SUM_CHUNK, this.length - start);
+        sums.indexAdd_(0, this.labels.narrow(0, start, n), this.features.narrow(0, start, n).to(this.#device).double());
+      });
+    }
+    return sums;
+  }
+
+  /** The features of rows `index`, on the memory's device (read across from where they are kept). */
+  #rows(index: Tensor): Tensor {
+    return this.features.indexSelect(0, index.to(this.#featuresOn)).to(this.#device);
   }
 
   /** New labels for unit features [B, D] under the assignment rule, against all centroids or a subset. */
@@ -168,7 +199,7 @@ export class OdcMemory {
   updateSamples(index: Tensor, feats: Tensor, o: { relabel?: boolean } = {}): Tensor {
     return noGrad(() =>
       tidy(() => {
-        const old = this.features.indexSelect(0, index);
+        const old = this.#rows(index);
         const fresh = blendFeatures(old, feats, this.momentum);
         const oldLabels = this.labels.indexSelect(0, index);
         const newLabels = (o.relabel ?? true) ? this.#nearest(fresh) : oldLabels;
@@ -183,7 +214,7 @@ export class OdcMemory {
 
   /** Writes features/labels of distinct samples and keeps counts and sums in step. */
   #move(index: Tensor, feats: Tensor, labels: Tensor): void {
-    tidy(() => this.#write(index, this.features.indexSelect(0, index), this.labels.indexSelect(0, index), feats, labels));
+    tidy(() => this.#write(index, this.#rows(index), this.labels.indexSelect(0, index), feats, labels));
   }
 
   /**
@@ -196,7 +227,7 @@ export class OdcMemory {
       this.sums.indexPut_([both], cat([oldFeats.neg(), feats]).double(), true);
       const ones = onesLike(labels);
       this.counts.indexPut_([both], cat([ones.neg(), ones]), true);
-      this.features.indexCopy_(0, index, feats);
+      this.features.indexCopy_(0, index.to(this.#featuresOn), feats.to(this.#featuresOn));
       this.labels.indexCopy_(0, index, labels);
     });
   }
@@ -248,8 +279,9 @@ export class OdcMemory {
         const inclCentroids = this.centroids.indexSelect(0, incl);
         const members = this.#membersOf(small);
         if (members.numel > 0) {
-          const target = incl.indexSelect(0, this.#nearest(this.features.indexSelect(0, members), inclCentroids));
-          this.#move(members, this.features.indexSelect(0, members), target);
+          const feats = this.#rows(members);
+          const target = incl.indexSelect(0, this.#nearest(feats, inclCentroids));
+          this.#move(members, feats, target);
         }
       });
       for (const e of small) this.#recreate(e);
@@ -273,7 +305,7 @@ export class OdcMemory {
       const largest = this.counts.argmax().item();
       const members = this.#membersOf([largest]);
       if (members.numel < 2) return;
-      const feats = this.features.indexSelect(0, members);
+      const feats = this.#rows(members);
       let second = twoMeans(feats, { seed: this.#seed });
       if (second === undefined) {
         // The 2-means split put everything on one side: split at random (as the released code).
@@ -287,7 +319,7 @@ export class OdcMemory {
       }
       const moved = members.indexSelect(0, second);
       const target = fullLike(moved, e);
-      this.#move(moved, this.features.indexSelect(0, moved), target);
+      this.#move(moved, this.#rows(moved), target);
       this.updateCentroids([largest, e]);
     });
   }
@@ -312,7 +344,7 @@ export class OdcMemory {
     return noGrad(() =>
       tidy(() => {
         const counts = this.labels.bincount(this.numClasses);
-        const sums = zeros([this.numClasses, this.featDim], { dtype: 'float64' }).indexAdd_(0, this.labels, this.features.double());
+        const sums = this.#sumFeatures(zeros([this.numClasses, this.featDim], { dtype: 'float64' }));
         const countError = counts.sub(this.counts).abs().max().item();
         const sumError = sums.sub(this.sums).abs().max().item() / Math.max(1, sums.abs().max().item());
         return { countError, sumError };

@@ -67,6 +67,12 @@ export const TrainConfigSchema = z
         scoring: z.enum(['auto', 'float32', 'checked']).default('auto'),
         reweightPower: z.number().min(0).default(0.5),
         /**
+         * Where the samples memory's features (N x 256 float32) are kept: on the run's device, or in
+         * host RAM (as the released code keeps its ImageNet bank) when the device is too small; only
+         * each batch's rows cross. The labels, centroids and statistics stay on the device.
+         */
+        featuresOn: z.enum(['device', 'host']).default('device'),
+        /**
          * Epochs at the start during which memory features update but labels are not re-assigned, so the
          * network first learns the initial clustering (0: the paper; 1 measured better, docs/odc.md).
          */

@@ -36,7 +36,7 @@ export class OdcAlgorithm implements ClusterAlgorithm {
       const m = this.o.memory;
       this.memory = new OdcMemory({
         length: ctx.store.n, featDim: ctx.model.featureDim, numClasses: this.o.clusters, momentum: m.momentum,
-        minCluster: m.minCluster, assign: m.assign, scoring: m.scoring, seed: this.o.seed,
+        minCluster: m.minCluster, assign: m.assign, scoring: m.scoring, seed: this.o.seed, featuresOn: m.featuresOn === 'host' ? 'cpu' : undefined,
       });
     }
     return this.memory;
