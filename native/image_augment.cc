@@ -101,10 +101,12 @@ std::string AugmentPlanes(const uint8_t* planes, int size, const PostParams& p, 
     if (p.order[k] < 0 || p.order[k] > 3) return "jitter order must hold the operations 0..3";
   }
   const size_t plane = static_cast<size_t>(size) * size;
-  std::vector<float> x(3 * plane);
+  // Scratch planes reused by each worker thread's later images (no allocation per image).
+  thread_local std::vector<float> x, rotated;
+  x.resize(3 * plane);
   for (size_t i = 0; i < 3 * plane; i++) x[i] = planes[i] / 255.0f;
   if (p.angle != 0) {
-    std::vector<float> rotated(3 * plane);
+    rotated.resize(3 * plane);
     Rotate(x, rotated, size, p.angle);
     x.swap(rotated);
   }
@@ -147,8 +149,24 @@ Napi::Value AugmentCrop(const Napi::CallbackInfo& info) {
     p.mean[c] = static_cast<float>(v[10 + c]);
     p.std[c] = static_cast<float>(v[13 + c]);
   }
-  auto out = Napi::Float32Array::New(env, planes.ByteLength());
-  const std::string error = AugmentPlanes(planes.Data(), size, p, out.Data());
+  const size_t count = planes.ByteLength();
+  Napi::Float32Array out;
+  size_t offset = 0;
+  if (info.Length() >= 4 && !info[3].IsUndefined()) {
+    if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw Napi::TypeError::New(env, "augmentCrop: out must be a Float32Array");
+    }
+    out = info[3].As<Napi::Float32Array>();
+    const double at = info.Length() >= 5 && info[4].IsNumber() ? info[4].As<Napi::Number>().DoubleValue() : 0;
+    if (!(at >= 0) || at != std::floor(at) || at + count > out.ElementLength()) {
+      throw Napi::RangeError::New(env, "augmentCrop: offset " + std::to_string(static_cast<long long>(at)) + " + " + std::to_string(count) + " values past the end of out (" +
+                                           std::to_string(out.ElementLength()) + ")");
+    }
+    offset = static_cast<size_t>(at);
+  } else {
+    out = Napi::Float32Array::New(env, count);
+  }
+  const std::string error = AugmentPlanes(planes.Data(), size, p, out.Data() + offset);
   if (!error.empty()) throw Napi::RangeError::New(env, "augmentCrop: " + error);
   return out;
 }

@@ -21,6 +21,7 @@ struct PostParams {
 // [3, size, size] uint8 planes -> `out` [3, size, size] float32, normalised. Returns an error message, or "" when done.
 std::string AugmentPlanes(const uint8_t* planes, int size, const PostParams& p, float* out);
 
-// augmentCrop(planes, size, params: Float64Array[16]) -> Float32Array [3, size, size]; params are
+// augmentCrop(planes, size, params: Float64Array[16], out?: Float32Array, offset?: number) ->
+// Float32Array [3, size, size] (written into `out` from element `offset` when given); params are
 // angle, brightness, contrast, saturation, hue, order[4], gray, mean[3], std[3].
 Napi::Value AugmentCrop(const Napi::CallbackInfo& info);

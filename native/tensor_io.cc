@@ -24,7 +24,10 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
       throw ArgError("from_buffer: " + std::to_string(ta.ByteLength()) + " bytes given for a " + Describe(t) +
                      " tensor needing " + std::to_string(want));
     }
-    auto* src = static_cast<const uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    // The elements' address from the typed array itself: its buffer may be a SharedArrayBuffer (the
+    // streamed batches' workers write into one), which ArrayBuffer() would refuse.
+    void* src = nullptr;
+    NAPI_THROW_IF_FAILED(info.Env(), napi_get_typedarray_info(info.Env(), ta, nullptr, nullptr, &src, nullptr, nullptr), info.Env().Undefined());
     if (want) std::memcpy(t.data_ptr(), src, want);
     return WrapTensor(info.Env(), t);
   })

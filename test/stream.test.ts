@@ -115,13 +115,17 @@ describe('streaming sources and batches', { skip: skipNoData }, () => {
     for (const workers of [0, 1, 2]) {
       const maker = new StreamBatchMaker(source, cfg, { workers });
       const sums: number[] = [];
-      for await (const b of maker.batches(order, { batchSize: 8, seeds: [3, 1] })) {
-        assert.deepEqual(b.images.shape, [8, 3, 32, 32]);
-        sums.push(...(b.images.flatten(1).sum(1).toArray() as number[]));
-        b.images.dispose();
-        b.index.dispose();
+      try {
+        for await (const b of maker.batches(order, { batchSize: 8, seeds: [3, 1] })) {
+          assert.deepEqual(b.images.shape, [8, 3, 32, 32]);
+          sums.push(...(b.images.flatten(1).sum(1).toArray() as number[]));
+          b.images.dispose();
+          b.index.dispose();
+        }
+      } finally {
+        // (a failure must not leave worker threads holding the test process open)
+        await maker.close();
       }
-      await maker.close();
       runs.push(sums);
     }
     for (const r of runs.slice(1)) for (const [i, v] of r.entries()) assert.ok(Math.abs(v - runs[0][i]) < 1e-3, `image ${i}: ${v} vs ${runs[0][i]}`);

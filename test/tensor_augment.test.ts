@@ -111,5 +111,12 @@ describe('the streamed workers\' native augmentation (augmentCrop)', () => {
     const bad = v.slice();
     bad[5] = 7;
     assert.throws(() => image.augmentCrop(new Uint8Array(12), 2, bad), /jitter order/);
+    // Written in place: the same values at the offset, the rest untouched; past the end refused.
+    const planes = Uint8Array.from({ length: 12 }, (_, i) => 20 * i);
+    const out = new Float32Array(30).fill(-7);
+    assert.equal(image.augmentCrop(planes, 2, v, out, 10), out);
+    assert.deepEqual(Array.from(out.subarray(10, 22)), Array.from(image.augmentCrop(planes, 2, v)));
+    assert.ok(out.subarray(0, 10).every((x) => x === -7) && out.subarray(22).every((x) => x === -7));
+    assert.throws(() => image.augmentCrop(planes, 2, v, out, 20), /offset 20 \+ 12 values past the end of out \(30\)/);
   });
 });

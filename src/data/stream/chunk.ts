@@ -11,18 +11,23 @@ export interface ChunkJob {
   positions: number[];
   cfg: AugmentConfig;
   extract: boolean;
+  /**
+   * The batch's memory (shared with the thread that asked, so nothing is copied back), and the
+   * element where this chunk's images start: [images, 3, S, S] uint8 crops (extraction) or the
+   * augmented, normalised float32 input (training).
+   */
+  out: SharedArrayBuffer | ArrayBuffer;
+  offset: number;
 }
 
 export interface ChunkResult {
-  /** [images, 3, S, S]: extraction, uint8 crops; training, the augmented and normalised float32 input. */
-  data: Uint8Array | Float32Array;
   /** Images that could not be decoded: their slot is left zero and named here. */
   failed: { k: number; message: string }[];
 }
 
 export async function makeChunk(job: ChunkJob): Promise<ChunkResult> {
   const per = 3 * job.cfg.size * job.cfg.size;
-  const data = job.extract ? new Uint8Array(job.locs.length * per) : new Float32Array(job.locs.length * per);
+  const data = job.extract ? new Uint8Array(job.out) : new Float32Array(job.out);
   const failed: ChunkResult['failed'] = [];
   // Every file is asked for at once: the thread decodes while the next ones are read.
   const reads = job.locs.map((loc) => readLocated(loc));
@@ -30,11 +35,12 @@ export async function makeChunk(job: ChunkJob): Promise<ChunkResult> {
   for (const [k, read] of reads.entries()) {
     try {
       const buf = await read;
-      if (job.extract) data.set(await extractCrop(buf, job.cfg.size), k * per);
-      else data.set(await trainImage(buf, job.cfg, makeRng(...job.seeds, job.positions[k])), k * per);
+      const at = job.offset + k * per;
+      if (job.extract) data.set(await extractCrop(buf, job.cfg.size), at);
+      else await trainImage(buf, job.cfg, makeRng(...job.seeds, job.positions[k]), data as Float32Array, at);
     } catch (e) {
       failed.push({ k, message: (e as Error).message.split('\n')[0] });
     }
   }
-  return { data, failed };
+  return { failed };
 }

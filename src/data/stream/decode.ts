@@ -102,15 +102,18 @@ export async function trainCrop(buf: Buffer, cfg: AugmentConfig, rng: Rng): Prom
   return { pixels: planar(data, s), post: { angle: p.angle, jitter: p.jitter, gray: p.gray } };
 }
 
-/** One training image as the network reads it: cropped, flipped, rotated, jittered, maybe gray, normalised; [3, S, S] float32. */
-export async function trainImage(buf: Buffer, cfg: AugmentConfig, rng: Rng): Promise<Float32Array> {
+/**
+ * One training image as the network reads it: cropped, flipped, rotated, jittered, maybe gray,
+ * normalised; [3, S, S] float32, written into `out` from element `offset` when given.
+ */
+export async function trainImage(buf: Buffer, cfg: AugmentConfig, rng: Rng, out?: Float32Array, offset = 0): Promise<Float32Array> {
   const { pixels, post } = await trainCrop(buf, cfg, rng);
   const j = post.jitter;
   const params = Float64Array.of(
     post.angle, j.b, j.c, j.s, j.h, ...j.order, post.gray ? 1 : 0,
     ...[0, 1, 2].map((c) => cfg.mean[c] ?? cfg.mean[0]), ...[0, 1, 2].map((c) => cfg.std[c] ?? cfg.std[0]),
   );
-  return image.augmentCrop(pixels, cfg.size, params);
+  return image.augmentCrop(pixels, cfg.size, params, out, offset);
 }
 
 /**

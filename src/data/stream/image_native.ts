@@ -15,8 +15,9 @@ interface ImageAddon {
   /**
    * [3, size, size] uint8 planes → [3, size, size] float32: rotation, jitter in the drawn order,
    * grayscale, normalisation. `params`: angle, brightness, contrast, saturation, hue, order[4], gray, mean[3], std[3].
+   * With `out`, written there from element `offset` (and `out` returned).
    */
-  augmentCrop(planes: Uint8Array, size: number, params: Float64Array): Float32Array;
+  augmentCrop(planes: Uint8Array, size: number, params: Float64Array, out?: Float32Array, offset?: number): Float32Array;
 }
 
 export const image: ImageAddon = loadAddon<ImageAddon>('odc_image');

@@ -68,17 +68,20 @@ export class StreamBatchMaker {
     const per = 3 * this.cfg.size * this.cfg.size;
     const chunks = Math.max(1, Math.min(this.#workers.length, rows.length));
     const size = Math.ceil(rows.length / chunks);
+    // The workers write the batch in place: one shared array, nothing copied back.
+    const bytes = rows.length * per * (extract ? 1 : 4);
+    const memory = this.#workers.length > 0 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
     const parts = await Promise.all(
       Array.from({ length: chunks }, (_, c) => {
         const ix = Array.from(rows.subarray(c * size, (c + 1) * size));
-        return this.#chunk(c, { locs: ix.map((i) => this.source.locate(i)), seeds, positions: ix.map((_, k) => first + c * size + k), cfg: this.cfg, extract });
+        return this.#chunk(c, {
+          locs: ix.map((i) => this.source.locate(i)), seeds, positions: ix.map((_, k) => first + c * size + k), cfg: this.cfg, extract, out: memory, offset: c * size * per,
+        });
       }),
     );
-    // (one chunk: its array is the batch's)
-    const out = parts.length === 1 ? parts[0].data : extract ? new Uint8Array(rows.length * per) : new Float32Array(rows.length * per);
+    const out = extract ? new Uint8Array(memory) : new Float32Array(memory);
     const bad: number[] = [];
     for (const [c, r] of parts.entries()) {
-      if (out !== r.data) out.set(r.data, c * size * per);
       for (const f of r.failed) {
         const at = c * size + f.k;
         const where = this.source.where(rows[at]);
