@@ -3,7 +3,7 @@
  * flip + rotation + colour jitter + grayscale + normalisation, img/s from the generated JPEG set
  * (scripts/jpeg_fixture.ts, written once under DATA_FIXTURE, default runs/jpeg-fixture), for each
  * worker count, against torchvision with PIL (Debian's python3-torchvision) in the same run.
- * odc's batches count when their tensor is made (the tensor stage runs on the main thread).
+ * odc's batches count when their tensor is made (the main thread wraps the workers' batch in it).
  * DATA_IMAGES (1000), DATA_WORKERS ('1,2'), DATA_SOURCE ('folder' or 'shards').
  */
 import { execFileSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes test/fixtures/jpeg_crops.json: three small JPEGs (colour 4:2:0, grayscale, progressive)
 and, for boxes of each, torchvision's random-resized-crop output computed by PIL (crop, then resize
-to S x S with the bilinear filter, then the horizontal flip): what odc_jpeg's cropJpeg must return.
+to S x S with the bilinear filter, then the horizontal flip): what odc_image's cropJpeg must return.
 Usage: /usr/bin/python3 scripts/gen_jpeg_crop_fixture.py"""
 import base64
 import io
