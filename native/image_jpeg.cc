@@ -147,6 +147,7 @@ struct Region {
   std::vector<uint8_t> rgb;
   int stride = 0;  // bytes per decoded row
   int rows = 0;
+  int firstRow = 0;  // rows of `rgb` before the box's first (the margin read above it)
   int cols = 0;    // columns of the box's pixels: [colBase, colBase + cols) of each row
   int colBase = 0;
   double bx = 0, by = 0, bw = 0, bh = 0;  // the box relative to that area, in decoded pixels
@@ -204,7 +205,8 @@ bool DecodeBox(const uint8_t* data, size_t length, int top, int left, int boxH, 
   out->by = by - r0;
   out->bw = bw;
   out->bh = bh;
-  // The margin's rows above the box are read into the start of the buffer and overwritten.
+  // The margin's rows above the box are read too (their upsampling context); the box starts after them.
+  out->firstRow = r0 - skip;
   out->rgb.resize(static_cast<size_t>(r1 - skip) * out->stride);
   // Rows above are skipped (not colour-converted or upsampled), rows below never decoded.
   if (skip > 0) jpeg_skip_scanlines(&cinfo, skip);
@@ -213,7 +215,6 @@ bool DecodeBox(const uint8_t* data, size_t length, int top, int left, int boxH, 
     JSAMPROW row = out->rgb.data() + static_cast<size_t>(got) * out->stride;
     got += static_cast<int>(jpeg_read_scanlines(&cinfo, &row, 1));
   }
-  out->rgb.erase(out->rgb.begin(), out->rgb.begin() + static_cast<size_t>(r0 - skip) * out->stride);
   jpeg_abort_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
   return true;
@@ -246,7 +247,7 @@ Napi::Value CropJpeg(const Napi::CallbackInfo& info) {
   const auto cy = Coefficients(region.by, region.bh, region.rows, size);
   std::vector<float> horizontal(static_cast<size_t>(region.rows) * size * 3);
   for (int r = 0; r < region.rows; r++) {
-    const uint8_t* src = region.rgb.data() + static_cast<size_t>(r) * region.stride + 3 * region.colBase;
+    const uint8_t* src = region.rgb.data() + static_cast<size_t>(region.firstRow + r) * region.stride + 3 * region.colBase;
     float* dst = horizontal.data() + static_cast<size_t>(r) * size * 3;
     for (int x = 0; x < size; x++) {
       const Taps& t = cx[x];

@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { augmentImage, drawParams, type ImageParams, presetFor } from '../src/data/augment.ts';
 import { BatchMaker } from '../src/data/loader.ts';
 import { makeRng } from '../src/data/rng.ts';
+import { augmentParams } from '../src/data/stream/decode.ts';
 import { image } from '../src/data/stream/image_native.ts';
 import { augmentTensor } from '../src/data/tensor_augment.ts';
 import { tensor } from '../src/tensor/creation.ts';
@@ -53,8 +54,7 @@ function compareNative(o: Partial<AugmentCfg>, seed: number): number {
   for (let i = 0; i < store.n; i++) {
     const p = drawParams(store, cfg, rng);
     augmentImage(store, i, { ...p, crop: [0, 0, s, s], flip: false }, cfg, expected, i * per);
-    const v = Float64Array.of(p.angle, p.jitter.b, p.jitter.c, p.jitter.s, p.jitter.h, ...p.jitter.order, p.gray ? 1 : 0, ...cfg.mean, ...cfg.std);
-    got.set(image.augmentCrop(store.pixels.subarray(i * per, (i + 1) * per), s, v), i * per);
+    got.set(image.augmentCrop(store.pixels.subarray(i * per, (i + 1) * per), s, augmentParams(p, cfg)), i * per);
   }
   return worstOf(got, expected);
 }

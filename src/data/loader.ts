@@ -11,7 +11,7 @@ import { tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { type AugmentConfig, augmentBatch, drawParams, extractBatch } from './augment.ts';
 import { makeRng } from './rng.ts';
-import { type ImageStore, imageSize } from './store.ts';
+import { type ImageStore, selectRows } from './store.ts';
 import { augmentTensor, extractTensor } from './tensor_augment.ts';
 
 export interface Batch {
@@ -73,10 +73,7 @@ export class BatchMaker {
   /** The stored images of `rows` as a [B, C, H, W] float tensor in [0, 1] on the default device. */
   #stored(rows: ArrayLike<number>): Tensor {
     const s = this.#store;
-    const per = imageSize(s);
-    const bytes = new Uint8Array(rows.length * per);
-    for (let i = 0; i < rows.length; i++) bytes.set(s.pixels.subarray(rows[i] * per, (rows[i] + 1) * per), i * per);
-    return tensor(bytes, { shape: [rows.length, s.channels, s.height, s.width] }).float().div(255);
+    return tensor(selectRows(s, rows).pixels, { shape: [rows.length, s.channels, s.height, s.width] }).float().div(255);
   }
 
   /** A batch made on the device: drawn as augmentBatch draws (every row of the global batch), made for `part`'s rows. */

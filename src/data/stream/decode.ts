@@ -108,12 +108,16 @@ export async function trainCrop(buf: Buffer, cfg: AugmentConfig, rng: Rng): Prom
  */
 export async function trainImage(buf: Buffer, cfg: AugmentConfig, rng: Rng, out?: Float32Array, offset = 0): Promise<Float32Array> {
   const { pixels, post } = await trainCrop(buf, cfg, rng);
+  return image.augmentCrop(pixels, cfg.size, augmentParams(post, cfg), out, offset);
+}
+
+/** An image's draws and the normalisation as augmentCrop takes them: angle, b, c, s, h, order[4], gray, mean[3], std[3]. */
+export function augmentParams(post: PostParams, cfg: Pick<AugmentConfig, 'mean' | 'std'>): Float64Array {
   const j = post.jitter;
-  const params = Float64Array.of(
+  return Float64Array.of(
     post.angle, j.b, j.c, j.s, j.h, ...j.order, post.gray ? 1 : 0,
     ...[0, 1, 2].map((c) => cfg.mean[c] ?? cfg.mean[0]), ...[0, 1, 2].map((c) => cfg.std[c] ?? cfg.std[0]),
   );
-  return image.augmentCrop(pixels, cfg.size, params, out, offset);
 }
 
 /**
