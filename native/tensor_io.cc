@@ -7,7 +7,9 @@
 
 namespace odc {
 
-// fromBuffer(typedArray, dtype: number, shape: number[]): a new CPU tensor holding a copy of the bytes.
+// fromBuffer(typedArray, dtype: number, shape: number[], pinned?: boolean): a new CPU tensor holding a
+// copy of the bytes; `pinned` puts it in page-locked memory (CUDA builds only), from which a copy to
+// the GPU can be asynchronous.
 Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
   GUARD(info.Env(), "from_buffer", DescribeArgs(info), {
     if (!info[0].IsTypedArray()) throw ArgError("from_buffer: expected a TypedArray");
@@ -18,7 +20,8 @@ Napi::Value FromBuffer(const Napi::CallbackInfo& info) {
     auto dims = info[2].As<Napi::Array>();
     std::vector<int64_t> shape;
     for (uint32_t i = 0; i < dims.Length(); i++) shape.push_back(dims.Get(i).As<Napi::Number>().Int64Value());
-    auto t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    bool pinned = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+    auto t = at::empty(shape, at::TensorOptions().dtype(dtype).pinned_memory(pinned));
     size_t want = t.numel() * t.element_size();
     if (ta.ByteLength() != want) {
       throw ArgError("from_buffer: " + std::to_string(ta.ByteLength()) + " bytes given for a " + Describe(t) +

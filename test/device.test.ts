@@ -9,13 +9,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { native } from '../src/native/binding.ts';
 import { kaimingUniform_ } from '../src/nn/init.ts';
 import { cuda, getNumThreads, setNumThreads } from '../src/runtime.ts';
 import { empty, getDefaultDevice, randn, setDefaultDevice, tensor, withDefaultDevice, zeros } from '../src/tensor/creation.ts';
 import { checkDevice } from '../src/tensor/device.ts';
+import { dtypeCode } from '../src/tensor/dtype.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
 import { Generator } from '../src/tensor/random.ts';
 import { tidy } from '../src/tensor/scope.ts';
+import { wrap } from '../src/tensor/tensor.ts';
 import { resolveConfig } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
 import { skipNoData } from './run_fixture.ts';
@@ -57,6 +60,25 @@ describe('device', () => {
     }
     await assert.rejects(withDefaultDevice('cuda', async () => Promise.reject(new Error('inside'))), /inside/);
     assert.equal(getDefaultDevice(), 'cpu');
+  });
+
+  it('host data bound for a GPU is staged in pinned memory and copied without blocking; a CPU build refuses pinning with an error', () => {
+    tidy(() => {
+      assert.equal(tensor(Float32Array.of(1, 2)).isPinned(), false);
+      if (!hasCuda) {
+        assert.throws(() => native.fromBuffer(Float32Array.of(1, 2), dtypeCode('float32'), [2], true), /^TorchError: from_buffer: Pinned memory requires CUDA/);
+        return;
+      }
+      const host = wrap(native.fromBuffer(Float32Array.of(1, 2), dtypeCode('float32'), [2], true));
+      assert.ok(host.isPinned());
+      // Values survive the asynchronous copy (the pinned block is freed at once) and a cast made on the device.
+      const x = tensor(Int32Array.of(3, -4, 5), { device: 'cuda', dtype: 'int64' });
+      assert.ok(x.device.startsWith('cuda'));
+      assert.equal(x.dtype, 'int64');
+      assert.deepEqual(x.toArray(), [3, -4, 5]);
+      const big = Float32Array.from({ length: 1 << 20 }, (_, i) => i % 251);
+      assert.deepEqual(tensor(big, { device: 'cuda', shape: [1024, 1024] }).flatten().toArray(), Array.from(big));
+    });
   });
 
   it('seeded draws and seeded weight initialisation give the same values whatever the default device', { skip: !hasCuda && 'no CUDA device here' }, () => {

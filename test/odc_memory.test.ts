@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { checkCapacity, OdcMemory } from '../src/cluster/odc_memory.ts';
+import { lastOccurrence } from '../src/cluster/sample_bank.ts';
 import { ConfigError, Generator, randint, randn, tensor, tidy } from '../src/index.ts';
 import { cuda } from '../src/runtime.ts';
 import { withDefaultDevice } from '../src/tensor/creation.ts';
@@ -40,6 +41,24 @@ describe('OdcMemory', () => {
     const { countError, sumError } = m.verify();
     assert.equal(countError, 0);
     assert.ok(sumError < 1e-12);
+    m.dispose();
+  }));
+
+  it('repeated indices: the last repeat\'s feature and label win and the sample is counted once (found on the device)', () => tidy(() => {
+    const { last, isLast } = lastOccurrence(ix([3, 1, 3, 2, 1]));
+    assert.deepEqual(last.toArray(), [2, 4, 2, 3, 4]);
+    assert.deepEqual(isLast.toArray(), [0, 0, 1, 1, 1]);
+    const m = tiny({ momentum: 0.8 });
+    // Sample 3 (at +y, cluster 1) twice: along +y (stays in cluster 1), then along +x, which wins:
+    // 0.2·(0,1) + 0.8·(1,0), normalised, in cluster 0.
+    const r = m.updateSamples(ix([3, 3]), tensor([[0, 5], [7, 0]]));
+    const n = Math.hypot(0.8, 0.2);
+    close(m.features.select(0, 3).toArray(), [0.8 / n, 0.2 / n]);
+    assert.deepEqual(m.labels.toArray(), [0, 0, 1, 0]);
+    assert.deepEqual(m.counts.toArray(), [3, 1]);
+    assert.equal(r.item(), 0.5); // over the batch's rows, repeats included
+    assert.ok(m.verify().sumError < 1e-12);
+    assert.equal(m.verify().countError, 0);
     m.dispose();
   }));
 

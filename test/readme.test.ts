@@ -176,7 +176,7 @@ describe('README commands', { skip: skipNoData }, () => {
     for (const c of commands.filter(needsTorchrun)) t.diagnostic(`not run (needs Debian's python3-torch): ${c}`);
     assert.ok(run.length >= 20, `${run.length} commands`);
     const failures: string[] = [];
-    for (const cmd of [...new Set(run)]) {
+    const runOne = async (cmd: string): Promise<void> => {
       const folder = projectFolder(fixtures);
       // A sweep starts where a user starts it: before its folder exists (the fixture sweep there serves `odc report`).
       const sweepOut = /\bodc sweep\b.*--out (\S+)/.exec(cmd)?.[1];
@@ -186,7 +186,16 @@ describe('README commands', { skip: skipNoData }, () => {
       t.diagnostic(`${how} in ${r.seconds.toFixed(1)} s: ${cmd}`);
       if (!r.stoppedAfterStart && r.code !== 0) failures.push(`${cmd}\n  -> ${how}:\n${r.output.split('\n').slice(-15).join('\n')}`);
       if (/^error: /m.test(r.output)) failures.push(`${cmd}\n  -> printed an error:\n${r.output.split('\n').slice(-15).join('\n')}`);
-    }
+    };
+    // Two at a time (most of each command is starting a process), except those that take a port
+    // (a process group's rendezvous, the server), which run alone afterwards.
+    const alone = (c: string) => /--nproc\b|torch\.distributed\.run|\bodc serve\b/.test(c);
+    const queue = [...new Set(run)].filter((c) => !alone(c));
+    const lane = async () => {
+      for (let c = queue.shift(); c !== undefined; c = queue.shift()) await runOne(c);
+    };
+    await Promise.all([lane(), lane()]);
+    for (const c of [...new Set(run)].filter(alone)) await runOne(c);
     assert.deepEqual(failures, []);
   });
 });

@@ -204,9 +204,8 @@ export class OdcMemory {
         const oldLabels = this.labels.indexSelect(0, index);
         const newLabels = (o.relabel ?? true) ? this.#nearest(fresh) : oldLabels;
         const changed = newLabels.ne(oldLabels).sum().double().div(index.numel);
-        const [uniq, rows] = lastOccurrence(index);
-        if (rows === undefined) this.#write(index, old, oldLabels, fresh, newLabels);
-        else this.#move(uniq, fresh.indexSelect(0, rows), newLabels.indexSelect(0, rows));
+        const { last, isLast } = lastOccurrence(index);
+        this.#write(index, old, oldLabels, fresh.indexSelect(0, last), newLabels.indexSelect(0, last), isLast);
         return changed;
       }),
     );
@@ -219,13 +218,15 @@ export class OdcMemory {
 
   /**
    * #move with the samples' current rows already read. One accumulating indexed write each for the
-   * sums and the counts (index_add_ on rows costs a dispatch per row).
+   * sums and the counts (index_add_ on rows costs a dispatch per row). With repeated indices, every
+   * repeat carries the same features and label and `once` [B] bool marks the one whose move is counted.
    */
-  #write(index: Tensor, oldFeats: Tensor, oldLabels: Tensor, feats: Tensor, labels: Tensor): void {
+  #write(index: Tensor, oldFeats: Tensor, oldLabels: Tensor, feats: Tensor, labels: Tensor, once?: Tensor): void {
     tidy(() => {
       const both = cat([oldLabels, labels]);
-      this.sums.indexPut_([both], cat([oldFeats.neg(), feats]).double(), true);
-      const ones = onesLike(labels);
+      const moved = cat([oldFeats.neg(), feats]).double();
+      const ones = once === undefined ? onesLike(labels) : once.long();
+      this.sums.indexPut_([both], once === undefined ? moved : moved.mul(cat([ones, ones]).unsqueeze(1)), true);
       this.counts.indexPut_([both], cat([ones.neg(), ones]), true);
       this.features.indexCopy_(0, index.to(this.#featuresOn), feats.to(this.#featuresOn));
       this.labels.indexCopy_(0, index, labels);

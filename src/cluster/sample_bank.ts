@@ -3,12 +3,12 @@
  * holds beside its labels (paper Eq. 2) and what NPID's memory bank is (Wu et al., 2018, the
  * origin of ODC's samples memory). Both store it as `memory.features` in checkpoints.
  */
-import { randn, zeros } from '../tensor/creation.ts';
+import { arange, randn, zeros } from '../tensor/creation.ts';
+import type { Device } from '../tensor/dtype.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import type { Generator } from '../tensor/random.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
-import { tensorFromIndices } from './tensor_util.ts';
 
 const EPS = 1e-10;
 
@@ -26,15 +26,19 @@ export function blendFeatures(old: Tensor, feats: Tensor, momentum: number): Ten
 }
 
 /**
- * For a batch of indices with repeats, the distinct indices and, for each, the batch row of its
- * last occurrence; [index, undefined] when there are no repeats (the common case).
+ * For a batch of sample indices [B] (int64) that may repeat: the batch row of each entry's last
+ * occurrence, `last` [B] int64, and whether a row is that occurrence, `isLast` [B] bool. Made by
+ * tensor ops (a B x B comparison), so nothing is read back from the device: writing
+ * `x.indexSelect(0, last)` at `index` makes every repeat write the last one's value, and sums
+ * weighted by `isLast` count each sample once.
  */
-export function lastOccurrence(index: Tensor): [Tensor, Tensor | undefined] {
-  const ix = index.toArray();
-  const last = new Map<number, number>();
-  for (const [row, v] of ix.entries()) last.set(v, row);
-  if (last.size === ix.length) return [index, undefined];
-  return [tensorFromIndices([...last.keys()]), tensorFromIndices([...last.values()])];
+export function lastOccurrence(index: Tensor): { last: Tensor; isLast: Tensor } {
+  return tidy(() => {
+    const row = arange(index.numel, undefined, 1, { device: index.device as Device });
+    // same[i, j] * j is largest at the last j holding i's index (j = i at least, and every j >= 0)
+    const last = index.unsqueeze(1).eq(index.unsqueeze(0)).long().mul(row.unsqueeze(0)).max(1)[0];
+    return { last, isLast: last.eq(row) };
+  });
 }
 
 export class SampleBank {
@@ -56,8 +60,7 @@ export class SampleBank {
     noGrad(() =>
       tidy(() => {
         const fresh = blendFeatures(this.features.indexSelect(0, index), feats, this.momentum);
-        const [uniq, rows] = lastOccurrence(index);
-        this.features.indexCopy_(0, uniq, rows === undefined ? fresh : fresh.indexSelect(0, rows));
+        this.features.indexCopy_(0, index, fresh.indexSelect(0, lastOccurrence(index).last));
       }),
     );
   }

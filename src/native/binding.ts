@@ -25,7 +25,7 @@ export interface NativeBinding {
   callOpInPlace(id: number, args: unknown[]): void;
   opSchema(id: number): string;
 
-  fromBuffer(data: ArrayBufferView, dtype: number, shape: number[]): Handle;
+  fromBuffer(data: ArrayBufferView, dtype: number, shape: number[], pinned?: boolean): Handle;
   toBuffer(h: Handle): ArrayBuffer;
   meta(h: Handle): [number[], number, string, boolean];
   strides(h: Handle): number[];

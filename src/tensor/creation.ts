@@ -64,6 +64,17 @@ const onDevice = (t: Tensor, device?: Device): Tensor => {
   return moved;
 };
 
+/**
+ * `host` (in pinned memory) copied to a GPU without waiting for the copy: the batches and indices
+ * made on the host go on queuing while the device still runs the previous step. Freeing the pinned
+ * tensor at once is safe: libtorch's pinned-memory cache holds the block until the copy is done.
+ */
+const toGpu = (host: Tensor, device: Device): Tensor => {
+  const moved = host.to({ device, nonBlocking: true });
+  host.dispose();
+  return moved;
+};
+
 function flatten(data: unknown, shape: number[], depth: number, out: number[]): void {
   if (Array.isArray(data)) {
     if (shape.length === depth) shape.push(data.length);
@@ -95,7 +106,9 @@ export function tensor(data: ArrayBufferView | unknown[] | number, o: CreateOpti
     const shape = o.shape ?? [n];
     const want = shape.reduce((a, b) => a * b, 1);
     if (want !== n) throw new ShapeError(`tensor(): ${n} elements do not fill shape [${shape}]`);
-    t = wrap(native.fromBuffer(data, dtypeCode(own), shape));
+    const target = o.device ?? defaultDevice;
+    t = wrap(native.fromBuffer(data, dtypeCode(own), shape, target !== 'cpu'));
+    if (target !== 'cpu') t = toGpu(t, target);
     if (o.dtype !== undefined && o.dtype !== own) {
       const cast = t.to(o.dtype);
       t.dispose();
@@ -116,7 +129,8 @@ export function tensor(data: ArrayBufferView | unknown[] | number, o: CreateOpti
     t.dispose();
     t = r;
   }
-  return finish(onDevice(t, o.device ?? defaultDevice), o);
+  // (typed arrays were copied to the device above)
+  return finish(ArrayBuffer.isView(data) ? t : onDevice(t, o.device ?? defaultDevice), o);
 }
 
 /** A 0-d tensor holding one number. */

@@ -84,7 +84,7 @@ const O = {
   maskedFill: aten('masked_fill', 'Scalar'), maskedFill_: atenInPlace('masked_fill_', 'Scalar'),
   maskedSelect: aten('masked_select'), split: aten('split', 'Tensor'), splitSizes: aten('split_with_sizes'),
   chunk: aten('chunk'), flip: aten('flip'), roll: aten('roll'),
-  toDtype: aten('to', 'dtype'), toDevice: aten('to', 'device'), clone: aten('clone'), detach: aten('detach'),
+  toDtype: aten('to', 'dtype'), toDevice: aten('to', 'device'), isPinned: aten('is_pinned'), clone: aten('clone'), detach: aten('detach'),
   copy_: atenInPlace('copy_'), fill_: atenInPlace('fill_', 'Scalar'), zero_: atenInPlace('zero_'),
   uniform_: atenInPlace('uniform_'), normal_: atenInPlace('normal_'), bernoulli_: atenInPlace('bernoulli_', 'float'),
   matmul: aten('matmul'), mm: aten('mm'), bmm: aten('bmm'), addmm: aten('addmm'),
@@ -409,12 +409,16 @@ export class Tensor implements Disposable {
   }
 
   // ---- conversion and copies ----
-  /** A tensor of another dtype and/or device (returns this tensor's data unchanged when nothing differs). */
-  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean }): Tensor {
+  /**
+   * A tensor of another dtype, device and/or memory layout (this tensor's data unchanged when nothing
+   * differs and `copy` is not set). `nonBlocking`: a copy from pinned host memory to a GPU returns before it completes
+   * (ordered on the device's stream like any other op).
+   */
+  to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean; nonBlocking?: boolean }): Tensor {
     const o = typeof target === 'string' ? (isDeviceName(target) ? { device: target } : { dtype: target as DType }) : target;
     const fmt = o.memoryFormat === undefined ? undefined : memoryFormatCode(o.memoryFormat);
     const dt = dtypeCode(o.dtype ?? this.dtype);
-    if (o.device !== undefined) return T(O.toDevice(this, o.device, dt, false, o.copy ?? false, fmt));
+    if (o.device !== undefined) return T(O.toDevice(this, o.device, dt, o.nonBlocking ?? false, o.copy ?? false, fmt));
     return T(O.toDtype(this, dt, false, o.copy ?? false, fmt));
   }
   float(): Tensor { return this.to('float32'); }
@@ -423,6 +427,8 @@ export class Tensor implements Disposable {
   int(): Tensor { return this.to('int32'); }
   bool(): Tensor { return this.to('bool'); }
   cpu(): Tensor { return this.to({ device: 'cpu' }); }
+  /** Whether the elements are in page-locked host memory (see `tensor(..., { pinned })`). */
+  isPinned(): boolean { return O.isPinned(this) as boolean; }
   cuda(index = 0): Tensor { return this.to({ device: `cuda:${index}` }); }
   clone(format?: MemoryFormat): Tensor { return T(O.clone(this, format === undefined ? undefined : memoryFormatCode(format))); }
   /** A tensor sharing storage, cut off from the autograd graph. */
