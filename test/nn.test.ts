@@ -4,6 +4,10 @@ import { describe, it } from 'node:test';
 import {
   AlexNet, BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Generator, Linear, ones, ReLU, randn, resnet18, resnet50, Sequential, ShapeError, tidy, zeros,
 } from '../src/index.ts';
+import { ClusterModel } from '../src/models/cluster_model.ts';
+import { resolveRunConfig } from '../src/train/budget.ts';
+import { resolveConfig } from '../src/train/config.ts';
+import { modelOptions } from '../src/train/methods.ts';
 
 describe('Module', () => {
   it('ResNet-18 has torchvision state-dict keys in torchvision order', () => {
@@ -100,5 +104,17 @@ describe('Module', () => {
     const after = net.forward(x.contiguous('channelsLast')).toArray();
     for (const [i, v] of after.entries()) assert.ok(Math.abs(v - before[i]) < 1e-4);
     net.dispose();
+  }));
+
+  it('a run config\'s memoryFormat reaches the backbone (channels-last weights; AlexNet refuses it)', () => tidy(() => {
+    const cfg = resolveRunConfig(resolveConfig({ width: 8, clusters: 5, memoryFormat: 'channelsLast' }), { n: 100, height: 28 }, 1);
+    const model = new ClusterModel(modelOptions(cfg, { channels: 1, stem: 'cifar' }, new Generator(1)));
+    const conv1 = model.backbone.namedParameters().find(([k]) => k === 'conv1.weight')?.[1];
+    assert.deepEqual(conv1?.strides, [9, 1, 3, 1]); // [8, 1, 3, 3] in NHWC
+    model.train();
+    const y = model.forward(randn([4, 1, 28, 28], { generator: new Generator(2) }));
+    assert.deepEqual(y.shape, [4, 5]);
+    model.dispose();
+    assert.throws(() => new ClusterModel(modelOptions({ ...cfg, arch: 'alexnet' }, { channels: 1, stem: 'cifar' })), /--memory-format channels-last: ResNets only/);
   }));
 });

@@ -18,13 +18,13 @@ const ARGV = [
   '--arch', 'resnet34', '--width', '8', '--stem', 'imagenet', '--clusters', '12', '--budget', '30it', '--batch-size', '32', '--lr', '0.2',
   '--weight-decay', '0.001', '--assign', 'euclidean', '--label-warmup', '0.5', '--min-cluster', '7', '--crop-min', '0.4', '--pca-dim', '16', '--sobel',
   '--init-from', 'x.safetensors', '--out', 'runs/flags', '--seed', '3', '--device', 'cpu', '--precision', 'bf16', '--threads', '1', '--workers', '2',
-  '--augment-on', 'device', '--tf32', 'off', '--max-iterations', '9', '--checkpoint-every', '5', '--log-every', '3', '--no-tensorboard', '--sync-bn',
+  '--augment-on', 'device', '--tf32', 'off', '--memory-format', 'channels-last', '--max-iterations', '9', '--checkpoint-every', '5', '--log-every', '3', '--no-tensorboard', '--sync-bn',
 ];
 const EXPECTED: Record<string, unknown> = {
   method: 'deepcluster', dataset: 'mnist', split: 'test', subset: 500, longTail: 4, imageSize: 48, onBadImage: 'fail', arch: 'resnet34', width: 8, stem: 'imagenet',
   clusters: 12, budget: '30it', batchSize: 32, lr: 0.2, weightDecay: 0.001, 'memory.assign': 'euclidean', 'memory.warmupEpochs': 0.5, 'memory.minCluster': 7,
   'augment.scale': [0.4, 1], pcaDim: 16, sobel: true, initFrom: 'x.safetensors', out: 'runs/flags', seed: 3, device: 'cpu', precision: 'bf16', threads: 1, workers: 2,
-  augmentOn: 'device', tf32: false, maxIterations: 9, checkpointEvery: 5, logEvery: 3, tensorboard: false, syncBn: true,
+  augmentOn: 'device', tf32: false, memoryFormat: 'channelsLast', maxIterations: 9, checkpointEvery: 5, logEvery: 3, tensorboard: false, syncBn: true,
 };
 
 const at = (o: unknown, key: string) => key.split('.').reduce((v, k) => (v as Record<string, unknown>)[k], o);

@@ -52,6 +52,7 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
   { flags: '--threads <n>', key: 'threads', arg: 'int', help: 'libtorch intra-op threads (default: all cores, or ODC_THREADS)' },
   { flags: '--workers <n>', key: 'workers', arg: 'int', help: 'data-preparation worker threads, 0 = inline (default: in-memory data, 1 when a core is free beyond --threads, else 0; streamed data, every core beyond --threads, at least 1)' },
   { flags: '--tf32 <on|off>', key: 'tf32', choices: ['on', 'off'], toConfig: (v) => v === 'on', help: 'CUDA: let float32 matrix products and convolutions use TF32 (default on)' },
+  { flags: '--memory-format <layout>', key: 'memoryFormat', choices: ['contiguous', 'channels-last'], toConfig: (v) => (v === 'channels-last' ? 'channelsLast' : v), help: 'ResNet layout: contiguous (NCHW, default) or channels-last (NHWC, for half precision on CUDA)' },
   { flags: '--augment-on <where>', key: 'augmentOn', choices: ['auto', 'workers', 'device'], help: "in-memory datasets: augment the training batches in the worker threads or on --device as tensor ops (default auto: on the device when it is a GPU)" },
   { flags: '--max-iterations <n>', key: 'maxIterations', arg: 'int', help: 'stop after this many iterations in total (resume later with --resume)' },
   { flags: '--checkpoint-every <n>', key: 'checkpointEvery', arg: 'int', help: 'iterations between checkpoints (default 200; also every epoch)' },

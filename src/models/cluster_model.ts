@@ -37,16 +37,19 @@ export interface ClusterModelOptions {
   neckDim?: number;
   neckDropout?: number;
   sobel?: boolean;
+  /** ResNet layout (ResNetOptions.memoryFormat); AlexNet keeps NCHW. */
+  memoryFormat?: 'contiguous' | 'channelsLast';
   generator?: Generator;
 }
 
-export function buildBackbone(o: Pick<ClusterModelOptions, 'arch' | 'width' | 'stem' | 'inChannels' | 'generator'>): Backbone {
+export function buildBackbone(o: Pick<ClusterModelOptions, 'arch' | 'width' | 'stem' | 'inChannels' | 'memoryFormat' | 'generator'>): Backbone {
   if (o.arch === 'alexnet') {
+    if (o.memoryFormat === 'channelsLast') throw new ConfigError('--memory-format channels-last: ResNets only (AlexNet keeps NCHW)');
     return new AlexNet({ stem: o.stem, inChannels: o.inChannels, widthFactor: (o.width ?? 64) / 64, generator: o.generator });
   }
   const depth = Number(o.arch.replace('resnet', '')) as ResNetDepth;
   if (![18, 34, 50].includes(depth)) throw new ConfigError(`Expected --arch one of resnet18, resnet34, resnet50, alexnet but received '${o.arch}'`);
-  return new ResNet({ depth, stem: o.stem, inChannels: o.inChannels, width: o.width ?? 64, generator: o.generator });
+  return new ResNet({ depth, stem: o.stem, inChannels: o.inChannels, width: o.width ?? 64, memoryFormat: o.memoryFormat, generator: o.generator });
 }
 
 export class ClusterModel extends Module {

@@ -27,9 +27,11 @@ export function createAlgorithm(c: RunConfig): ClusterAlgorithm {
 
 /** The network `cfg.method` trains, for images of `channels` channels and a resolved stem. */
 export function modelOptions(
-  cfg: Pick<RunConfig, 'method' | 'arch' | 'width' | 'clusters' | 'neckDropout' | 'sobel' | 'npid'>, input: { channels: number; stem: 'cifar' | 'imagenet' }, generator?: Generator,
+  cfg: Pick<RunConfig, 'method' | 'arch' | 'width' | 'clusters' | 'neckDropout' | 'sobel' | 'npid'> & Partial<Pick<RunConfig, 'memoryFormat'>>,
+  input: { channels: number; stem: 'cifar' | 'imagenet' },
+  generator?: Generator,
 ): ClusterModelOptions {
-  const base = { arch: cfg.arch, width: cfg.width, stem: input.stem, inChannels: input.channels, sobel: cfg.sobel, generator };
+  const base = { arch: cfg.arch, width: cfg.width, stem: input.stem, inChannels: input.channels, sobel: cfg.sobel, memoryFormat: cfg.memoryFormat, generator };
   if (cfg.method === 'odc') return { ...base, neck: 'odc', neckDropout: cfg.neckDropout, numClasses: cfg.clusters };
   if (cfg.method === 'deepcluster') return { ...base, neck: 'none', numClasses: cfg.clusters };
   if (cfg.method === 'rotation') return { ...base, neck: 'none', numClasses: ROTATIONS };

@@ -91,7 +91,7 @@ export function describeRun(run: TrainingRun, log: (l: string) => void): void {
   const clustersText = `${rc.clusters} ${rc.method === 'rotation' || rc.method === 'npid' ? 'clusters at the end' : 'clusters'}${cfg.clusters === undefined ? ' (default for this many images)' : ''}`;
   log(
     `model: ${cfg.arch} (${run.stem} stem, width ${cfg.width}${cfg.sobel ? ', Sobel' : ''}) ${(run.model.numParameters() / 1e6).toFixed(2)}M parameters; ${cfg.method}, ${clustersText}, ` +
-      `batch ${cfg.batchSize}${perProcess}, lr ${run.lr}${cfg.device !== 'cpu' ? `, on ${cfg.device} (TF32 ${cfg.tf32 ? 'on' : 'off'})` : ''}${cfg.precision !== 'fp32' ? `, ${cfg.precision} autocast` : ''}`,
+      `batch ${cfg.batchSize}${perProcess}, lr ${run.lr}${cfg.device !== 'cpu' ? `, on ${cfg.device} (TF32 ${cfg.tf32 ? 'on' : 'off'})` : ''}${cfg.precision !== 'fp32' ? `, ${cfg.precision} autocast` : ''}${cfg.memoryFormat === 'channelsLast' ? ', channels-last' : ''}`,
   );
   log(`budget: ${run.budget.text}`);
 }
