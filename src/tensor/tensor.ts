@@ -410,9 +410,9 @@ export class Tensor implements Disposable {
 
   // ---- conversion and copies ----
   /**
-   * A tensor of another dtype, device and/or memory layout (this tensor's data unchanged when nothing
-   * differs and `copy` is not set). `nonBlocking`: a copy from pinned host memory to a GPU returns before it completes
-   * (ordered on the device's stream like any other op).
+   * A tensor of another dtype, device and/or memory layout (this tensor's data unchanged when
+   * nothing differs and `copy` is not set). `nonBlocking`: a copy from pinned host memory to a GPU
+   * returns before it completes (ordered on the device's stream like any other op).
    */
   to(target: DType | Device | { dtype?: DType; device?: Device; memoryFormat?: MemoryFormat; copy?: boolean; nonBlocking?: boolean }): Tensor {
     const o = typeof target === 'string' ? (isDeviceName(target) ? { device: target } : { dtype: target as DType }) : target;
@@ -427,7 +427,7 @@ export class Tensor implements Disposable {
   int(): Tensor { return this.to('int32'); }
   bool(): Tensor { return this.to('bool'); }
   cpu(): Tensor { return this.to({ device: 'cpu' }); }
-  /** Whether the elements are in page-locked host memory (see `tensor(..., { pinned })`). */
+  /** Whether the elements are in page-locked host memory (where `tensor()` stages host data bound for a GPU). */
   isPinned(): boolean { return O.isPinned(this) as boolean; }
   cuda(index = 0): Tensor { return this.to({ device: `cuda:${index}` }); }
   clone(format?: MemoryFormat): Tensor { return T(O.clone(this, format === undefined ? undefined : memoryFormatCode(format))); }
