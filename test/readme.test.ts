@@ -190,12 +190,13 @@ describe('README commands', { skip: skipNoData }, () => {
     // Two at a time (most of each command is starting a process), except those that take a port
     // (a process group's rendezvous, the server), which run alone afterwards.
     const alone = (c: string) => /--nproc\b|torch\.distributed\.run|\bodc serve\b/.test(c);
-    const queue = [...new Set(run)].filter((c) => !alone(c));
+    const unique = [...new Set(run)];
+    const queue = unique.filter((c) => !alone(c));
     const lane = async () => {
       for (let c = queue.shift(); c !== undefined; c = queue.shift()) await runOne(c);
     };
     await Promise.all([lane(), lane()]);
-    for (const c of [...new Set(run)].filter(alone)) await runOne(c);
+    for (const c of unique.filter(alone)) await runOne(c);
     assert.deepEqual(failures, []);
   });
 });

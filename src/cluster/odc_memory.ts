@@ -211,15 +211,19 @@ export class OdcMemory {
     );
   }
 
-  /** Writes features/labels of distinct samples and keeps counts and sums in step. */
-  #move(index: Tensor, feats: Tensor, labels: Tensor): void {
-    tidy(() => this.#write(index, this.#rows(index), this.labels.indexSelect(0, index), feats, labels));
+  /**
+   * Moves distinct samples to the clusters `labels`, their features unchanged (`feats`: their
+   * current rows, already read by the caller), keeping counts and sums in step.
+   */
+  #relabel(index: Tensor, feats: Tensor, labels: Tensor): void {
+    tidy(() => this.#write(index, feats, this.labels.indexSelect(0, index), feats, labels));
   }
 
   /**
-   * #move with the samples' current rows already read. One accumulating indexed write each for the
-   * sums and the counts (index_add_ on rows costs a dispatch per row). With repeated indices, every
-   * repeat carries the same features and label and `once` [B] bool marks the one whose move is counted.
+   * Writes the samples' new features and labels, their current rows already read. One accumulating
+   * indexed write each for the sums and the counts (index_add_ on rows costs a dispatch per row).
+   * With repeated indices, every repeat carries the same features and label and `once` [B] bool
+   * marks the one whose move is counted.
    */
   #write(index: Tensor, oldFeats: Tensor, oldLabels: Tensor, feats: Tensor, labels: Tensor, once?: Tensor): void {
     tidy(() => {
@@ -282,7 +286,7 @@ export class OdcMemory {
         if (members.numel > 0) {
           const feats = this.#rows(members);
           const target = incl.indexSelect(0, this.#nearest(feats, inclCentroids));
-          this.#move(members, feats, target);
+          this.#relabel(members, feats, target);
         }
       });
       for (const e of small) this.#recreate(e);
@@ -320,7 +324,7 @@ export class OdcMemory {
       }
       const moved = members.indexSelect(0, second);
       const target = fullLike(moved, e);
-      this.#move(moved, this.#rows(moved), target);
+      this.#relabel(moved, feats.indexSelect(0, second), target);
       this.updateCentroids([largest, e]);
     });
   }
