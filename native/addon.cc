@@ -62,6 +62,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("reportedBytes", ReportedBytesJs);
   EXPORT("buildInfo", BuildInfo);
   EXPORT("tuneAllocator", TuneAllocatorJs);
+  EXPORT("heapBytesInUse", HeapBytesInUse);
   EXPORT("setErrorClass", SetErrorClassJs);
   // distributed.cc
   EXPORT("distributedAvailable", DistributedAvailable);

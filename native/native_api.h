@@ -40,6 +40,7 @@ Napi::Value LiveTensors(const Napi::CallbackInfo& info);
 Napi::Value ReportedBytesJs(const Napi::CallbackInfo& info);
 Napi::Value BuildInfo(const Napi::CallbackInfo& info);
 Napi::Value TuneAllocatorJs(const Napi::CallbackInfo& info);
+Napi::Value HeapBytesInUse(const Napi::CallbackInfo& info);
 bool TuneAllocator();
 Napi::Value SetErrorClassJs(const Napi::CallbackInfo& info);
 

@@ -153,6 +153,19 @@ Napi::Value TuneAllocatorJs(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), tuned);
 }
 
+// Bytes glibc's malloc has handed out and not had back (heap blocks plus mmapped ones), the whole
+// process's: libtorch's CPU tensors, Node's buffers and V8's heap alike. Unlike the resident size it
+// falls when memory is freed, with the heap left untrimmed (TuneAllocator), so a leak shows at once
+// instead of only past the high-water mark. -1 where the C library is not glibc 2.33 or later.
+Napi::Value HeapBytesInUse(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  struct mallinfo2 m = mallinfo2();
+  return Napi::Number::New(info.Env(), static_cast<double>(m.uordblks + m.hblkhd));
+#else
+  return Napi::Number::New(info.Env(), -1);
+#endif
+}
+
 Napi::Value CudaAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::detail::getCUDAHooks().hasCUDA());
 }

@@ -12,7 +12,7 @@ import { Generator } from '../src/tensor/random.ts';
 import { memory, tidy } from '../src/tensor/scope.ts';
 
 describe('memory over thousands of steps', () => {
-  it('4,500 SGD steps of a small ResNet leave no live tensor behind and RSS flat', async () => {
+  it('4,400 SGD steps of a small ResNet leave no live tensor behind and no upward trend in heap or RSS', async (t) => {
     // One thread: this network's ops are too small to share, and with the command's passive OpenMP
     // wait policy each parallel region would wake a sleeping thread (4x slower per step, measured).
     const threads = getNumThreads();
@@ -31,22 +31,50 @@ describe('memory over thousands of steps', () => {
         return loss.item();
       });
     // A training loop yields to the event loop every iteration (data loading), which is where
-    // Node-API finalizers run; the first 2,500 steps grow V8's heap and the allocators to a steady state,
-    // then 2,000 more are measured.
-    for (let i = 0; i < 2500; i++) {
+    // Node-API finalizers run. The first 2,000 steps grow V8's heap and the allocators towards a
+    // steady state; how much further the resident set grows after that differs between machines
+    // (+6 MiB here, +29 MiB on another CPU over the same steps), and with the heap left untrimmed it
+    // only ever shows the high-water mark, under which a leak hides. So the test reads, after a full
+    // GC, the bytes malloc has handed out and not had back (which fall when memory is freed) and the
+    // resident set at the end of eight windows of 300 steps, and asks for no trend: the median
+    // window may grow the heap in use by at most 1 MiB and the resident set by at most 1.5 MiB.
+    // A leak of one 8 KiB activation per step grows every window by 2.3 MiB; a one-off allocator
+    // jump moves one window.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    assert.ok(gc, 'the test command runs node with --expose-gc');
+    const MiB = 2 ** 20;
+    const read = () => {
+      gc();
+      return { inUse: memory().heapBytesInUse / MiB, rss: process.memoryUsage().rss / MiB };
+    };
+    for (let i = 0; i < 2000; i++) {
       step();
       await new Promise(setImmediate);
     }
     const handles = memory().numTensors;
-    const rss0 = process.memoryUsage().rss;
+    const reads = [read()];
     let last = 0;
-    for (let i = 0; i < 2000; i++) {
-      last = step();
-      await new Promise(setImmediate);
+    for (let w = 0; w < 8; w++) {
+      for (let i = 0; i < 300; i++) {
+        last = step();
+        await new Promise(setImmediate);
+      }
+      reads.push(read());
     }
-    const grown = (process.memoryUsage().rss - rss0) / 2 ** 20;
     assert.equal(memory().numTensors, handles, 'live tensor handles changed');
-    assert.ok(grown < 25, `resident set grew by ${grown.toFixed(1)} MiB over 2,000 steps`);
+    const trend = (key: 'inUse' | 'rss') => {
+      const growth = reads.slice(1).map((r, w) => r[key] - reads[w][key]);
+      const median = [...growth].sort((a, b) => a - b)[growth.length >> 1];
+      return { median, text: `${growth.map((g) => g.toFixed(2)).join(', ')} MiB per 300 steps` };
+    };
+    const rss = trend('rss');
+    t.diagnostic(`resident set: ${rss.text}`);
+    if (reads[0].inUse >= 0) {
+      const inUse = trend('inUse');
+      t.diagnostic(`heap in use: ${inUse.text}`);
+      assert.ok(inUse.median < 1, `heap in use grows steadily: ${inUse.text}`);
+    }
+    assert.ok(rss.median < 1.5, `resident set grows steadily: ${rss.text}`);
     assert.ok(Number.isFinite(last));
     opt.dispose();
     net.dispose();

@@ -62,6 +62,8 @@ export interface NativeBinding {
   reportedBytes(): number;
   buildInfo(): { torchVersion: string; config: string; parallel: string; cxx11Abi: boolean };
   tuneAllocator(): boolean;
+  /** Bytes malloc has handed out and not had back (glibc's mallinfo2); -1 where unknown. */
+  heapBytesInUse(): number;
   setErrorClass(ctor: new (op: string, message: string, inputs: string[]) => Error): void;
 
   /** Whether c10d was compiled in (Gloo's headers were found at build time). */
@@ -93,7 +95,7 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'backward', 'grad', 'setGrad', 'setRequiresGrad', 'isLeaf', 'setGradEnabled', 'isGradEnabled', 'autocastEnter', 'autocastExit', 'isAutocastEnabled', 'setData',
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
   'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount', 'setTf32', 'getTf32',
-  'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'setErrorClass',
+  'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'heapBytesInUse', 'setErrorClass',
   'distributedAvailable', 'tcpStore', 'fileStore', 'closeStore', 'storeSet', 'storeCheck', 'processGroupGloo', 'destroyProcessGroup',
   'allreduce', 'allgather', 'broadcast', 'barrier', 'differentiableAllreduce', 'backwardAllreduce',
 ];

@@ -133,11 +133,16 @@ export function dispose(container: unknown): void {
   for (const t of found) t.dispose();
 }
 
-/** Native memory figures: live handles, bytes reported to V8, handles freed only by the collector. */
-export function memory(): { numTensors: number; numBytes: number; collectedWithoutDispose: number; scopeDepth: number } {
+/**
+ * Native memory figures: live handles, bytes reported to V8, bytes the C library's malloc has handed
+ * out and not had back (the whole process's; -1 where the C library does not say), handles freed
+ * only by the collector.
+ */
+export function memory(): { numTensors: number; numBytes: number; heapBytesInUse: number; collectedWithoutDispose: number; scopeDepth: number } {
   return {
     numTensors: native.liveTensors(),
     numBytes: native.reportedBytes(),
+    heapBytesInUse: native.heapBytesInUse(),
     collectedWithoutDispose,
     scopeDepth: stack.length,
   };
