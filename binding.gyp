@@ -8,6 +8,7 @@
       "native/tensor_io.cc",
       "native/autograd.cc",
       "native/runtime.cc",
+      "native/host_read.cc",
       "native/distributed.cc",
       "native/data_parallel.cc"
     ],

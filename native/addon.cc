@@ -64,6 +64,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("tuneAllocator", TuneAllocatorJs);
   EXPORT("heapBytesInUse", HeapBytesInUse);
   EXPORT("setErrorClass", SetErrorClassJs);
+  // host_read.cc
+  EXPORT("copyToHostAsync", CopyToHostAsync);
+  EXPORT("eventQuery", EventQuery);
+  EXPORT("eventWait", EventWait);
   // distributed.cc
   EXPORT("distributedAvailable", DistributedAvailable);
   EXPORT("tcpStore", NewTcpStore);

@@ -41,6 +41,10 @@ Napi::Value ReportedBytesJs(const Napi::CallbackInfo& info);
 Napi::Value BuildInfo(const Napi::CallbackInfo& info);
 Napi::Value TuneAllocatorJs(const Napi::CallbackInfo& info);
 Napi::Value HeapBytesInUse(const Napi::CallbackInfo& info);
+// host_read.cc
+Napi::Value CopyToHostAsync(const Napi::CallbackInfo& info);
+Napi::Value EventQuery(const Napi::CallbackInfo& info);
+Napi::Value EventWait(const Napi::CallbackInfo& info);
 bool TuneAllocator();
 Napi::Value SetErrorClassJs(const Napi::CallbackInfo& info);
 

@@ -52,6 +52,7 @@ export { opSchema } from './tensor/aten.ts';
 export * from './tensor/creation.ts';
 export type { Device, DType } from './tensor/dtype.ts';
 export * from './tensor/errors.ts';
+export { HostRead } from './tensor/host_read.ts';
 export * from './tensor/random.ts';
 export * from './tensor/scope.ts';
 export * from './tensor/tensor.ts';

@@ -14,10 +14,11 @@ import { kaimingUniform_ } from '../src/nn/init.ts';
 import { cuda, getNumThreads, setNumThreads } from '../src/runtime.ts';
 import { empty, getDefaultDevice, randn, setDefaultDevice, tensor, withDefaultDevice, zeros } from '../src/tensor/creation.ts';
 import { checkDevice } from '../src/tensor/device.ts';
-import { dtypeCode } from '../src/tensor/dtype.ts';
+import { type Device, dtypeCode } from '../src/tensor/dtype.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
+import { HostRead } from '../src/tensor/host_read.ts';
 import { Generator } from '../src/tensor/random.ts';
-import { tidy } from '../src/tensor/scope.ts';
+import { memory, tidy } from '../src/tensor/scope.ts';
 import { wrap } from '../src/tensor/tensor.ts';
 import { resolveConfig } from '../src/train/config.ts';
 import { train } from '../src/train/trainer.ts';
@@ -79,6 +80,32 @@ describe('device', () => {
       const big = Float32Array.from({ length: 1 << 20 }, (_, i) => i % 251);
       assert.deepEqual(tensor(big, { device: 'cuda', shape: [1024, 1024] }).flatten().toArray(), Array.from(big));
     });
+  });
+
+  it('a HostRead is a host copy of the values at the time it was made, read without waiting for later work; disposing frees it', () => {
+    for (const device of (hasCuda ? ['cpu', 'cuda'] : ['cpu']) as Device[]) {
+      const before = memory().numTensors;
+      tidy(() => {
+        const x = randn([512, 512], { device, generator: new Generator(5) });
+        const expected = x.mm(x).sum(1).toArray();
+        const y = x.mm(x).sum(1);
+        const read = new HostRead(y);
+        // work queued after the read does not reach its copy
+        y.add_(1);
+        for (let i = 0; i < 20; i++) x.mm(x);
+        const host = read.value();
+        assert.equal(host.device, 'cpu');
+        assert.equal(host.isPinned(), device !== 'cpu');
+        assert.ok(read.ready);
+        const got = host.toArray();
+        const worst = Math.max(...got.map((v, i) => Math.abs(v - expected[i]) / (1 + Math.abs(expected[i]))));
+        assert.ok(worst < 1e-5, `${device}: off by ${worst}`);
+        read.dispose();
+        assert.ok(host.isDisposed);
+      });
+      // (the host copy is kept out of the scope: only dispose() frees it)
+      assert.equal(memory().numTensors, before);
+    }
   });
 
   it('seeded draws and seeded weight initialisation give the same values whatever the default device', { skip: !hasCuda && 'no CUDA device here' }, () => {

@@ -142,6 +142,48 @@ describe('OdcMemory', () => {
     m.dispose();
   }));
 
+  it('the small-cluster test read later (smallClustersAsync) calls for the same repairs as the one made at once', () => tidy(() => {
+    const run = (deferred: boolean) =>
+      tidy(() => {
+        const g = new Generator(4);
+        const m = new OdcMemory({ length: 300, featDim: 16, numClasses: 12, minCluster: 15 });
+        m.init(randn([300, 16], { generator: g }).abs(), randint(0, 12, [300], { generator: g }));
+        const due: boolean[] = [];
+        for (let it = 1; it <= 80; it++) {
+          tidy(() => {
+            m.updateSamples(randint(0, 300, [32], { generator: g }), randn([32, 16], { generator: g }).abs());
+            if (it % 10 === 0) m.updateCentroids();
+            if (!deferred) {
+              due.push(m.counts.lt(15).any().item() !== 0);
+              m.dealWithSmallClusters();
+              return;
+            }
+            const test = m.smallClustersAsync();
+            assert.ok(test);
+            const w = randn([64, 64], { generator: new Generator(it) });
+            w.mm(w); // (what the next forward pass would queue)
+            const isDue = test.value().item() !== 0;
+            test.dispose();
+            due.push(isDue);
+            if (isDue) assert.ok(m.dealWithSmallClusters() > 0);
+          });
+        }
+        const out = { due, labels: m.labels.toArray(), centroids: m.centroids.toArray(), splits: m.splitCount };
+        m.dispose();
+        return out;
+      });
+    const now = run(false);
+    const later = run(true);
+    assert.ok(now.due.some((d) => d) && now.due.some((d) => !d), `repairs due at ${now.due}`);
+    assert.deepEqual(later.due, now.due);
+    assert.equal(later.splits, now.splits);
+    assert.deepEqual(later.labels, now.labels);
+    assert.deepEqual(later.centroids, now.centroids);
+    const never = new OdcMemory({ length: 10, featDim: 2, numClasses: 2, minCluster: 0 });
+    assert.equal(never.smallClustersAsync(), undefined);
+    never.dispose();
+  }));
+
   it('a state dict carries the sums, the splits counter and the random split\'s generator; older ones load with defaults', () => tidy(() => {
     // Cluster 0: eight identical samples, which 2-means cannot split (the released code's fallback, a
     // random half, is taken); cluster 2: a single sample, small under minCluster 2.

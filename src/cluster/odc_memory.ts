@@ -18,6 +18,7 @@ import type { Collective } from '../distributed/collective.ts';
 import { cat, fullLike, getDefaultDevice, onesLike, tensor, where, zeros } from '../tensor/creation.ts';
 import type { Device } from '../tensor/dtype.ts';
 import { ConfigError } from '../tensor/errors.ts';
+import { HostRead } from '../tensor/host_read.ts';
 import { keep, noGrad, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { CheckedAssigner, type CheckedAssignStats, cpuHasBf16, nearestFloat32 } from './checked_assign.ts';
@@ -270,6 +271,15 @@ export class OdcMemory {
    * their best normal cluster; each emptied cluster is re-created from one half of a 2-means split
    * of the largest cluster. Returns the number of clusters re-created.
    */
+  /**
+   * The test that opens dealWithSmallClusters (is any cluster below `minCluster`?) on its way to
+   * the host, without waiting for the device; undefined when small clusters are never repaired.
+   */
+  smallClustersAsync(): HostRead | undefined {
+    if (this.minCluster <= 0) return undefined;
+    return tidy(() => new HostRead(this.counts.lt(this.minCluster).any()));
+  }
+
   dealWithSmallClusters(): number {
     if (this.minCluster <= 0 || !tidy(() => this.counts.lt(this.minCluster).any().item())) return 0;
     const counts = this.counts.toArray();
@@ -343,7 +353,7 @@ export class OdcMemory {
 
   /**
    * Largest deviation of the incremental counts and sums from a full recompute over the memory
-   * (counts exact; sums relative to their scale). Used by tests and by `odc train --verify-memory`.
+   * (counts exact; sums relative to their scale). Used by tests.
    */
   verify(): { countError: number; sumError: number } {
     return noGrad(() =>

@@ -5,6 +5,8 @@ import { loadAddon } from './load_addon.ts';
 /** An opaque native handle (a type-tagged napi External). */
 export type Handle = object & { readonly __handle: unique symbol };
 export type GeneratorHandle = object & { readonly __generator: unique symbol };
+/** A device event marking the end of an asynchronous copy to host memory. */
+export type EventHandle = object & { readonly __event: unique symbol };
 /** A c10d rendezvous store (TCPStore or FileStore). */
 export type StoreHandle = object & { readonly __store: unique symbol };
 /** A c10d process group (Gloo). */
@@ -64,6 +66,10 @@ export interface NativeBinding {
   tuneAllocator(): boolean;
   /** Bytes malloc has handed out and not had back (glibc's mallinfo2); -1 where unknown. */
   heapBytesInUse(): number;
+  /** A host copy of the tensor; from a device, pinned and asynchronous, complete when the event is. */
+  copyToHostAsync(h: Handle): [Handle, EventHandle | null];
+  eventQuery(e: EventHandle): boolean;
+  eventWait(e: EventHandle): void;
   setErrorClass(ctor: new (op: string, message: string, inputs: string[]) => Error): void;
 
   /** Whether c10d was compiled in (Gloo's headers were found at build time). */
@@ -95,7 +101,7 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'backward', 'grad', 'setGrad', 'setRequiresGrad', 'isLeaf', 'setGradEnabled', 'isGradEnabled', 'autocastEnter', 'autocastExit', 'isAutocastEnabled', 'setData',
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
   'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount', 'setTf32', 'getTf32',
-  'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'heapBytesInUse', 'setErrorClass',
+  'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'heapBytesInUse', 'setErrorClass', 'copyToHostAsync', 'eventQuery', 'eventWait',
   'distributedAvailable', 'tcpStore', 'fileStore', 'closeStore', 'storeSet', 'storeCheck', 'processGroupGloo', 'destroyProcessGroup',
   'allreduce', 'allgather', 'broadcast', 'barrier', 'differentiableAllreduce', 'backwardAllreduce',
 ];

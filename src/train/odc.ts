@@ -11,6 +11,7 @@ import type { Batch } from '../data/loader.ts';
 import { makeRng } from '../data/rng.ts';
 import { gatherShards } from '../distributed/data_parallel.ts';
 import * as F from '../nn/functional.ts';
+import type { HostRead } from '../tensor/host_read.ts';
 import { keep, tidy } from '../tensor/scope.ts';
 import type { Tensor } from '../tensor/tensor.ts';
 import { type AlgorithmContext, type ClusterAlgorithm, type ClusteringOptions, type StepResult, withReplacement } from './algorithm.ts';
@@ -26,6 +27,15 @@ export class OdcAlgorithm implements ClusterAlgorithm {
   /** Milliseconds spent in memory operations (for the memory-share figure). */
   memoryMs = 0;
   #repaired = 0;
+  /** Repairs made since afterStep last reported them. */
+  #repairedUnreported = 0;
+  /**
+   * The small-cluster test of the last afterStep, on its way to the host. The repair it may call
+   * for is made before anything reads the memories again (the next loss, logs, checkpoints), so
+   * the result is the released code's, while the device never waits for the test at the end of an
+   * iteration: the next forward pass is already queued when the answer is read.
+   */
+  #smallClusters: HostRead | undefined;
   /** Iterations done (for the warm-up). */
   #iteration = 0;
 
@@ -78,11 +88,11 @@ export class OdcAlgorithm implements ClusterAlgorithm {
   }
 
   step(ctx: AlgorithmContext, batch: Batch): StepResult {
-    const memory = this.memory as OdcMemory;
-    const weights = this.#weights as Tensor;
     const { group } = ctx;
     const feature = ctx.model.feature(batch.images);
     const logits = ctx.model.head.forward(feature);
+    const memory = this.#settled();
+    const weights = this.#weights as Tensor;
     // The global batch (every rank's slice, in rank order) updates every rank's copy of the memories.
     const index = group.allGatherStacked(batch.index).flatten();
     const feats = group.allGatherStacked(feature.detach()).flatten(0, 1);
@@ -104,16 +114,38 @@ export class OdcAlgorithm implements ClusterAlgorithm {
 
   afterStep(ctx: AlgorithmContext, iteration: number): Record<string, number> {
     this.#iteration = iteration;
-    const memory = this.memory as OdcMemory;
+    const memory = this.#settled();
     const t0 = performance.now();
     if (iteration % this.o.memory.centroidInterval === 0) memory.updateCentroids();
-    let repaired = 0;
-    if (iteration % this.o.memory.smallClusterInterval === 0) repaired = memory.dealWithSmallClusters();
-    this.#repaired += repaired;
-    if (iteration % this.o.logEvery === 0) this.#checkReplicas(ctx);
+    if (iteration % this.o.memory.smallClusterInterval === 0) {
+      this.#smallClusters?.dispose();
+      this.#smallClusters = memory.smallClustersAsync();
+    }
     this.#reweight();
+    if (iteration % this.o.logEvery === 0) this.#checkReplicas(ctx);
     this.memoryMs += performance.now() - t0;
+    const repaired = this.#repairedUnreported;
+    this.#repairedUnreported = 0;
     return { repaired };
+  }
+
+  /** The memories, with the small-cluster repair the last test called for made (section 3.2). */
+  #settled(): OdcMemory {
+    const memory = this.memory as OdcMemory;
+    const test = this.#smallClusters;
+    if (test === undefined) return memory;
+    this.#smallClusters = undefined;
+    const t0 = performance.now();
+    const due = test.value().item() !== 0;
+    test.dispose();
+    if (due) {
+      const repaired = memory.dealWithSmallClusters();
+      this.#repaired += repaired;
+      this.#repairedUnreported += repaired;
+      this.#reweight();
+    }
+    this.memoryMs += performance.now() - t0;
+    return memory;
   }
 
   /**
@@ -125,7 +157,7 @@ export class OdcAlgorithm implements ClusterAlgorithm {
   #checkReplicas(ctx: AlgorithmContext): void {
     const { group } = ctx;
     if (group.worldSize === 1) return;
-    const memory = this.memory as OdcMemory;
+    const memory = this.#settled();
     const differ = tidy(() => {
       const hi = group.allReduce(memory.counts.clone(), 'max');
       const lo = group.allReduce(memory.counts.clone(), 'min');
@@ -139,34 +171,40 @@ export class OdcAlgorithm implements ClusterAlgorithm {
   async finish(): Promise<void> {}
 
   labels(): Int32Array {
-    return Int32Array.from((this.memory as OdcMemory).labels.toArray());
+    return Int32Array.from(this.#settled().labels.toArray());
   }
 
   clusterStats(): Record<string, number> {
-    return { ...(this.memory as OdcMemory).stats(), repaired_total: this.#repaired, memory_s: this.memoryMs / 1000 };
+    return { ...this.#settled().stats(), repaired_total: this.#repaired, memory_s: this.memoryMs / 1000 };
   }
 
   stateDict(): Map<string, Tensor> {
-    return (this.memory as OdcMemory).stateDict();
+    return this.#settled().stateDict();
   }
 
   loadStateDict(ctx: AlgorithmContext, state: Map<string, Tensor>, meta: Record<string, unknown>): void {
     const memory = this.#ensureMemory(ctx);
     const { missingKeys } = memory.loadStateDict(state);
     this.#repaired = Number(meta.repaired_total ?? 0);
+    this.#repairedUnreported = Number(meta.repaired_unreported ?? 0);
     // Checkpoints from before the counter was saved: every repair of a training run is a split.
     if (missingKeys.includes('memory.splits')) memory.splitCount = this.#repaired;
     this.#iteration = Number(meta.iteration ?? 0);
     this.#weights?.dispose();
     this.#weights = undefined;
+    this.#smallClusters?.dispose();
+    this.#smallClusters = undefined;
   }
 
   meta(): Record<string, unknown> {
-    return { repaired_total: this.#repaired, iteration: this.#iteration };
+    this.#settled();
+    // (a repair made while saving is reported with the next iteration, in this run or the resumed one)
+    return { repaired_total: this.#repaired, repaired_unreported: this.#repairedUnreported, iteration: this.#iteration };
   }
 
   dispose(): void {
     this.memory?.dispose();
     this.#weights?.dispose();
+    this.#smallClusters?.dispose();
   }
 }
