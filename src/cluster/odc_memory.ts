@@ -266,22 +266,27 @@ export class OdcMemory {
     );
   }
 
-  /**
-   * Section 3.2, dealing with small clusters: members of every cluster below `minCluster` move to
-   * their best normal cluster; each emptied cluster is re-created from one half of a 2-means split
-   * of the largest cluster. Returns the number of clusters re-created.
-   */
+  /** Whether any cluster is below `minCluster` (a bool scalar on the memory's device). */
+  #anySmall(): Tensor {
+    return this.counts.lt(this.minCluster).any();
+  }
+
   /**
    * The test that opens dealWithSmallClusters (is any cluster below `minCluster`?) on its way to
    * the host, without waiting for the device; undefined when small clusters are never repaired.
    */
   smallClustersAsync(): HostRead | undefined {
     if (this.minCluster <= 0) return undefined;
-    return tidy(() => new HostRead(this.counts.lt(this.minCluster).any()));
+    return tidy(() => new HostRead(this.#anySmall()));
   }
 
+  /**
+   * Section 3.2, dealing with small clusters: members of every cluster below `minCluster` move to
+   * their best normal cluster; each emptied cluster is re-created from one half of a 2-means split
+   * of the largest cluster. Returns the number of clusters re-created.
+   */
   dealWithSmallClusters(): number {
-    if (this.minCluster <= 0 || !tidy(() => this.counts.lt(this.minCluster).any().item())) return 0;
+    if (this.minCluster <= 0 || !tidy(() => this.#anySmall().item())) return 0;
     const counts = this.counts.toArray();
     const small = counts.flatMap((c, k) => (c < this.minCluster ? [k] : []));
     if (small.length === 0) return 0;
