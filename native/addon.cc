@@ -76,6 +76,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT("storeSet", StoreSet);
   EXPORT("storeCheck", StoreCheck);
   EXPORT("processGroupGloo", NewProcessGroupGloo);
+  EXPORT("processGroupNccl", NewProcessGroupNccl);
+  EXPORT("ncclAvailable", NcclAvailable);
   EXPORT("destroyProcessGroup", DestroyProcessGroup);
   EXPORT("allreduce", Allreduce);
   EXPORT("allgather", Allgather);

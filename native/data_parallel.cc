@@ -3,7 +3,9 @@
 //   statistics of synchronised BatchNorm: every rank's gradient reaches every other rank's input);
 // - backwardAllreduce: loss.backward() with the parameters' gradients averaged over the group in
 //   buckets, each bucket's allreduce started as soon as its last gradient is ready, so Gloo's
-//   threads send while the rest of the backward pass runs (or, with overlap off, all after it).
+//   threads (or NCCL's stream) send while the rest of the backward pass runs (or, with overlap
+//   off, all after it). The buckets live on the group's device: on the rank's GPU for NCCL, on
+//   the host for Gloo whatever device the parameters are on.
 #include <ATen/core/grad_mode.h>
 #include <torch/autograd.h>
 
@@ -24,19 +26,21 @@ struct GroupSum : torch::autograd::Function<GroupSum> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, GroupBox* g) {
     ctx->saved_data["group"] = c10::IValue::make_capsule(c10::static_intrusive_pointer_cast<torch::CustomClassHolder>(g->group));
     ctx->saved_data["timeout"] = static_cast<int64_t>(g->timeout.count());
-    return Reduce(x, g->group, g->timeout);
+    ctx->saved_data["device"] = g->device;
+    return Reduce(x, g->group, g->timeout, g->device);
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     auto group = c10::static_intrusive_pointer_cast<GroupBase>(ctx->saved_data["group"].toCapsule());
     std::chrono::milliseconds timeout(ctx->saved_data["timeout"].toInt());
-    return {Reduce(grads[0], group, timeout), at::Tensor()};
+    return {Reduce(grads[0], group, timeout, ctx->saved_data["device"].toDevice()), at::Tensor()};
   }
-  static at::Tensor Reduce(const at::Tensor& x, const c10::intrusive_ptr<GroupBase>& group, std::chrono::milliseconds timeout) {
-    std::vector<at::Tensor> buf{x.detach().contiguous().clone()};
+  // The sum, on x's device; the backend works on a copy on its own device.
+  static at::Tensor Reduce(const at::Tensor& x, const c10::intrusive_ptr<GroupBase>& group, std::chrono::milliseconds timeout, at::Device device) {
+    std::vector<at::Tensor> buf{x.detach().to(device).contiguous().clone()};
     c10d::AllreduceOptions opts;
     opts.reduceOp = c10d::ReduceOp::SUM;
     AwaitWork(group->allreduce(buf, opts), timeout);
-    return buf[0];
+    return buf[0].to(x.device());
   }
 };
 
@@ -50,15 +54,15 @@ struct Bucket {
 };
 
 // Parameters in reverse order (the order backward produces their gradients), cut into buckets of
-// about capBytes.
-std::vector<Bucket> MakeBuckets(const std::vector<at::Tensor>& params, int64_t capBytes) {
+// about capBytes, on `device`.
+std::vector<Bucket> MakeBuckets(const std::vector<at::Tensor>& params, int64_t capBytes, at::Device device) {
   std::vector<Bucket> buckets;
   int64_t bytes = capBytes;
   for (size_t i = params.size(); i-- > 0;) {
     const auto& p = params[i];
     if (bytes >= capBytes || buckets.back().flat.scalar_type() != p.scalar_type()) {
       buckets.emplace_back();
-      buckets.back().flat = at::empty({0}, p.options().requires_grad(false));
+      buckets.back().flat = at::empty({0}, p.options().device(device).requires_grad(false));
       bytes = 0;
     }
     Bucket& b = buckets.back();
@@ -81,7 +85,7 @@ std::vector<Bucket> MakeBuckets(const std::vector<at::Tensor>& params, int64_t c
 Napi::Value DifferentiableAllreduce(const Napi::CallbackInfo& info) {
   return RunCollective(info, "allreduce (differentiable)", [&](GroupBox& g) -> Napi::Value {
     const at::Tensor& t = UnwrapTensor(info[1], "allreduce (differentiable)");
-    CheckCollectiveTensor(t);
+    CheckCollectiveTensor(g, t);
     return WrapTensor(info.Env(), GroupSum::apply(t, &g));
   });
 }
@@ -99,7 +103,7 @@ Napi::Value BackwardAllreduce(const Napi::CallbackInfo& info) {
     for (uint32_t i = 0; i < arr.Length(); i++) {
       const at::Tensor& p = UnwrapTensor(arr.Get(i), "allreduce (gradients)");
       if (!p.requires_grad()) throw ArgError("params[" + std::to_string(i) + "] does not require grad");
-      CheckCollectiveTensor(p);
+      CheckCollectiveTensor(g, p);
       params.push_back(p);
     }
     if (!info[3].IsObject()) throw ArgError("expected an options object {bucketBytes, overlap}");
@@ -108,7 +112,7 @@ Napi::Value BackwardAllreduce(const Napi::CallbackInfo& info) {
     if (cap < 1) throw ArgError("bucketBytes must be positive");
     bool overlap = o.Get("overlap").IsBoolean() ? o.Get("overlap").As<Napi::Boolean>().Value() : true;
 
-    std::vector<Bucket> buckets = MakeBuckets(params, cap);
+    std::vector<Bucket> buckets = MakeBuckets(params, cap, g.device);
     std::vector<size_t> launchOrder;
     auto launch = [&](size_t b) {
       std::vector<at::Tensor> t{buckets[b].flat};

@@ -1,16 +1,23 @@
 // c10d for multi-process training: rendezvous stores (TCPStore, FileStore), a Gloo process group
-// on CPU tensors, and four collectives (allreduce, allgather, broadcast, barrier).
+// (CPU buffers), an NCCL process group (one GPU per process) where the libtorch has one, and four
+// collectives (allreduce, allgather, broadcast, barrier).
 //
-// - Every collective is synchronous: it enqueues the Gloo work and blocks the calling (JS) thread
+// - Every collective is synchronous: it enqueues the work and blocks the calling (JS) thread
 //   until the work is done or fails. Gloo bounds every transfer by the group's timeout, so a peer
 //   that never joins makes the call throw after about that long; a peer that died makes it throw
-//   at once ("Connection closed by peer").
+//   at once ("Connection closed by peer"). NCCL is put in blocking-wait mode (NCCL_BLOCKING_WAIT,
+//   unless the user set it), so that its wait, too, throws after the timeout instead of its
+//   watchdog ending the process.
+// - A collective takes tensors on any device: those not on the group's (a CUDA tensor for Gloo, a
+//   CPU one for NCCL) travel through a copy there and back, so callers need not know the backend.
 // - Failures are TorchErrors named "<collective> on rank R of W", so a log line from any rank says
 //   which rank saw what.
 // - Stores and process groups are type-tagged Externals. Their options arrive as one object whose
 //   every field is checked before anything can block, so no stray value starts a store that waits.
-// - Compiled only with ODC_DISTRIBUTED (scripts/torch-config.cjs defines it, with USE_C10D_GLOO,
-//   when Gloo's headers are there); without it every entry point throws "built without c10d".
+// - Compiled only with ODC_DISTRIBUTED (scripts/torch-config.cjs defines it when Gloo's headers or
+//   NCCL's are there); without it every entry point throws "built without c10d". The Gloo group
+//   needs ODC_GLOO too (with USE_C10D_GLOO), the NCCL group ODC_NCCL (with USE_C10D_NCCL: a CUDA
+//   libtorch and nccl.h).
 #include <torch/version.h>
 
 #include <chrono>
@@ -26,8 +33,16 @@
 #ifdef ODC_DISTRIBUTED
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef ODC_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef ODC_NCCL
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+
+#include <cstdlib>
 #endif
 
 namespace odc {
@@ -94,6 +109,12 @@ Napi::Value WrapStore(Napi::Env env, c10::intrusive_ptr<c10d::Store> store) {
   return ext;
 }
 
+Napi::Value WrapGroup(Napi::Env env, GroupBox box) {
+  auto ext = Napi::External<GroupBox>::New(env, new GroupBox(std::move(box)), [](Napi::Env, GroupBox* b) { delete b; });
+  ext.TypeTag(&kGroupTag);
+  return ext;
+}
+
 // The box behind argument i when it is a handle of this kind (type tag), whether or not it is still open.
 template <typename Box>
 Box* TaggedArg(const Napi::CallbackInfo& info, size_t i, const napi_type_tag& tag, const char* what) {
@@ -114,18 +135,27 @@ GroupBox* GroupOf(const Napi::CallbackInfo& info) {
   return box;
 }
 
-// The element types Gloo reduces and copies (checked here, so a wrong one fails on this rank at
-// once instead of in Gloo's worker while the peers wait).
-void CheckGlooTensor(const at::Tensor& t) {
+// The element types the backend reduces and copies (checked here, so a wrong one fails on this
+// rank at once instead of in the backend's worker while the peers wait).
+void CheckGroupTensor(const GroupBox& g, const at::Tensor& t) {
   switch (t.scalar_type()) {
     case at::kFloat: case at::kDouble: case at::kHalf: case at::kChar: case at::kByte: case at::kInt: case at::kLong:
       break;
+    case at::kBFloat16:
+      if (g.nccl) break;
+      [[fallthrough]];
     default:
-      throw ArgError("Gloo does not handle " + DtypeName(t.scalar_type()) +
-                     " tensors (float32, float64, float16, int8, uint8, int32, int64 only)");
+      throw ArgError(std::string(g.nccl ? "NCCL" : "Gloo") + " does not handle " + DtypeName(t.scalar_type()) +
+                     " tensors (float32, float64, float16, " + (g.nccl ? "bfloat16, " : "") + "int8, uint8, int32, int64 only)");
   }
   if (t.layout() != at::kStrided) throw ArgError("expected a dense tensor");
-  if (!t.device().is_cpu()) throw ArgError("the Gloo group takes CPU tensors, got one on " + t.device().str());
+}
+
+// `t` itself when it is contiguous and on the group's device, else a contiguous copy there (a
+// CPU tensor goes to the GPU of an NCCL group, a CUDA tensor to the host for Gloo).
+at::Tensor ToGroupDevice(const GroupBox& g, const at::Tensor& t) {
+  if (t.device() == g.device && t.is_contiguous()) return t;
+  return t.detach().to(g.device).contiguous();
 }
 
 // Waits for a collective. Gloo times the transfers out itself (the group's timeout), with a
@@ -240,6 +270,7 @@ Napi::Value CloseStore(const Napi::CallbackInfo& info) {
 // every pair of members (blocks until all worldSize members have called it, or timeoutMs).
 // The Gloo device binds to `interface` if given, else to the address `hostname` resolves to,
 // else to this machine's hostname's address (libtorch's default).
+#ifdef ODC_GLOO
 Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info) {
   StoreBox* store = StoreOf(info, 0);
   auto o = OptionsArg(info, 1);
@@ -262,13 +293,61 @@ Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info) {
     }
     auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, static_cast<int>(rank),
                                                               static_cast<int>(world), opts);
-    auto ext = Napi::External<GroupBox>::New(
-        info.Env(), new GroupBox{std::move(group), static_cast<int>(rank), static_cast<int>(world), timeout},
-        [](Napi::Env, GroupBox* b) { delete b; });
-    ext.TypeTag(&kGroupTag);
-    return ext;
+    return WrapGroup(info.Env(), GroupBox{std::move(group), static_cast<int>(rank), static_cast<int>(world), timeout, at::Device(at::kCPU), false});
   })
   return info.Env().Undefined();
+}
+#else
+Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo&) {
+  throw ArgError("this addon was built without Gloo (its headers were not found beside the libtorch): only the NCCL group is there");
+}
+#endif
+
+#ifdef ODC_NCCL
+// processGroupNccl(store, {rank, worldSize, timeoutMs, device}): the NCCL group of this process's
+// GPU cuda:<device>, made the current device. NCCL connects the members at the first collective.
+Napi::Value NewProcessGroupNccl(const Napi::CallbackInfo& info) {
+  StoreBox* store = StoreOf(info, 0);
+  auto o = OptionsArg(info, 1);
+  auto world = IntField(o, "worldSize", 1, kMaxWorld);
+  auto rank = IntField(o, "rank", 0, world - 1);
+  auto timeout = TimeoutField(o);
+  auto device = IntField(o, "device", 0, 1023);
+  std::string op = "processGroupNccl on rank " + std::to_string(rank) + " of " + std::to_string(world);
+  GUARD(info.Env(), op, std::vector<std::string>{}, {
+    int count = static_cast<int>(c10::cuda::device_count());
+    if (device >= count) {
+      throw ArgError("cuda:" + std::to_string(device) + " does not exist: this process sees " + std::to_string(count) + " GPU(s)");
+    }
+    // Read when the group is made: wait() then blocks and throws after the timeout, where the
+    // default (an asynchronous watchdog) would end the process.
+#if TORCH_VERSION_MAJOR >= 2
+    const char* blocking = "TORCH_NCCL_BLOCKING_WAIT";
+#else
+    const char* blocking = "NCCL_BLOCKING_WAIT";
+#endif
+    if (std::getenv("TORCH_NCCL_BLOCKING_WAIT") == nullptr && std::getenv("NCCL_BLOCKING_WAIT") == nullptr) setenv(blocking, "1", 0);
+    c10::cuda::set_device(static_cast<c10::DeviceIndex>(device));
+    auto opts = c10d::ProcessGroupNCCL::Options::create();
+    opts->timeout = timeout;
+    auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store->store, static_cast<int>(rank), static_cast<int>(world), opts);
+    return WrapGroup(info.Env(), GroupBox{std::move(group), static_cast<int>(rank), static_cast<int>(world), timeout,
+                                          at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)), true});
+  })
+  return info.Env().Undefined();
+}
+#else
+Napi::Value NewProcessGroupNccl(const Napi::CallbackInfo&) {
+  throw ArgError("this addon was built without NCCL: it needs a CUDA libtorch with c10d's NCCL group and nccl.h (LIBTORCH=, README \"Many GPUs and machines\")");
+}
+#endif
+
+Napi::Value NcclAvailable(const Napi::CallbackInfo& info) {
+#ifdef ODC_NCCL
+  return Napi::Boolean::New(info.Env(), true);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
 }
 
 // destroyProcessGroup(group): closes the connections now (idempotent; the collector would too).
@@ -281,11 +360,11 @@ Napi::Value DestroyProcessGroup(const Napi::CallbackInfo& info) {
 Napi::Value Allreduce(const Napi::CallbackInfo& info) {
   return Collective(info, "allreduce", [&](GroupBox& g) -> Napi::Value {
     const at::Tensor& t = UnwrapTensor(info[1], "allreduce");
-    CheckGlooTensor(t);
+    CheckGroupTensor(g, t);
     c10d::AllreduceOptions opts;
     opts.reduceOp = ReduceOpOf(info[2]);
-    // Gloo reads numel() elements from data_ptr(): a strided view goes through a contiguous copy.
-    std::vector<at::Tensor> tensors{t.is_contiguous() ? t : t.contiguous()};
+    // The backend reads numel() elements from data_ptr(): a strided view goes through a contiguous copy.
+    std::vector<at::Tensor> tensors{ToGroupDevice(g, t)};
     Await(g.group->allreduce(tensors, opts), g.timeout);
     at::NoGradGuard no_grad;  // like Gloo's own write into the buffer, the copy back is not recorded
     if (!tensors[0].is_same(t)) t.copy_(tensors[0]);
@@ -297,15 +376,15 @@ Napi::Value Allreduce(const Napi::CallbackInfo& info) {
 Napi::Value Allgather(const Napi::CallbackInfo& info) {
   return Collective(info, "allgather", [&](GroupBox& g) -> Napi::Value {
     const at::Tensor& t = UnwrapTensor(info[1], "allgather");
-    CheckGlooTensor(t);
-    std::vector<at::Tensor> inputs{t.detach().contiguous()};
+    CheckGroupTensor(g, t);
+    std::vector<at::Tensor> inputs{ToGroupDevice(g, t.detach())};
     std::vector<int64_t> shape{g.size};
     for (auto s : t.sizes()) shape.push_back(s);
-    at::Tensor out = at::empty(shape, t.options().requires_grad(false));
+    at::Tensor out = at::empty(shape, inputs[0].options().requires_grad(false));
     std::vector<std::vector<at::Tensor>> outputs(1);
     for (int r = 0; r < g.size; r++) outputs[0].push_back(out.select(0, r));
     Await(g.group->allgather(outputs, inputs), g.timeout);
-    return WrapTensor(info.Env(), out);
+    return WrapTensor(info.Env(), out.to(t.device()));
   });
 }
 
@@ -313,7 +392,7 @@ Napi::Value Allgather(const Napi::CallbackInfo& info) {
 Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   return Collective(info, "broadcast", [&](GroupBox& g) -> Napi::Value {
     const at::Tensor& t = UnwrapTensor(info[1], "broadcast");
-    CheckGlooTensor(t);
+    CheckGroupTensor(g, t);
     if (!info[2].IsNumber()) throw ArgError("root must be a rank number");
     double root = info[2].As<Napi::Number>().DoubleValue();
     if (!(root >= 0 && root < g.size) || root != static_cast<double>(static_cast<int>(root))) {
@@ -321,7 +400,7 @@ Napi::Value Broadcast(const Napi::CallbackInfo& info) {
     }
     c10d::BroadcastOptions opts;
     opts.rootRank = static_cast<int64_t>(root);
-    std::vector<at::Tensor> tensors{t.is_contiguous() ? t : t.contiguous()};
+    std::vector<at::Tensor> tensors{ToGroupDevice(g, t)};
     Await(g.group->broadcast(tensors, opts), g.timeout);
     at::NoGradGuard no_grad;
     if (!tensors[0].is_same(t)) t.copy_(tensors[0]);
@@ -329,10 +408,17 @@ Napi::Value Broadcast(const Napi::CallbackInfo& info) {
   });
 }
 
-// barrier(group): returns once every member has entered it.
+// barrier(group): returns once every member has entered it. On NCCL, an allreduce of one number
+// on the rank's own GPU (NCCL's barrier guesses the GPU from the rank), waited for on the host.
 Napi::Value Barrier(const Napi::CallbackInfo& info) {
   return Collective(info, "barrier", [&](GroupBox& g) -> Napi::Value {
-    Await(g.group->barrier(), g.timeout);
+    if (g.nccl) {
+      std::vector<at::Tensor> one{at::zeros({1}, at::TensorOptions().dtype(at::kInt).device(g.device))};
+      Await(g.group->allreduce(one), g.timeout);
+      one[0].cpu();
+    } else {
+      Await(g.group->barrier(), g.timeout);
+    }
     return info.Env().Undefined();
   });
 }
@@ -343,7 +429,7 @@ Napi::Value RunCollective(const Napi::CallbackInfo& info, const char* name, cons
   return Collective(info, name, body);
 }
 void AwaitWork(const c10::intrusive_ptr<c10d::Work>& work, std::chrono::milliseconds timeout) { Await(work, timeout); }
-void CheckCollectiveTensor(const at::Tensor& t) { CheckGlooTensor(t); }
+void CheckCollectiveTensor(const GroupBox& g, const at::Tensor& t) { CheckGroupTensor(g, t); }
 
 #else  // !ODC_DISTRIBUTED
 
@@ -359,6 +445,8 @@ Napi::Value CloseStore(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value StoreSet(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value StoreCheck(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value NewProcessGroupNccl(const Napi::CallbackInfo&) { NotBuilt(); }
+Napi::Value NcclAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), false); }
 Napi::Value DestroyProcessGroup(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value Allreduce(const Napi::CallbackInfo&) { NotBuilt(); }
 Napi::Value Allgather(const Napi::CallbackInfo&) { NotBuilt(); }

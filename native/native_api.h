@@ -55,6 +55,8 @@ Napi::Value CloseStore(const Napi::CallbackInfo& info);
 Napi::Value StoreSet(const Napi::CallbackInfo& info);
 Napi::Value StoreCheck(const Napi::CallbackInfo& info);
 Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info);
+Napi::Value NewProcessGroupNccl(const Napi::CallbackInfo& info);
+Napi::Value NcclAvailable(const Napi::CallbackInfo& info);
 Napi::Value DestroyProcessGroup(const Napi::CallbackInfo& info);
 Napi::Value Allreduce(const Napi::CallbackInfo& info);
 Napi::Value Allgather(const Napi::CallbackInfo& info);

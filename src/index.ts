@@ -17,9 +17,11 @@ export { broadcastModule, gatherShards, padToMultiple, shardOf } from './distrib
 export { type DistributedEnv, distributedEnv } from './distributed/env.ts';
 export { launchLocal } from './distributed/launch.ts';
 export {
+  type Backend as ProcessGroupBackend,
   type FileInitOptions,
   type InitProcessGroupOptions,
   initProcessGroup,
+  ncclAvailable,
   ProcessGroup,
   type ReduceOp,
   type TcpInitOptions,

@@ -13,7 +13,7 @@ import { native } from '../src/native/binding.ts';
 import { kaimingUniform_ } from '../src/nn/init.ts';
 import { cuda, getNumThreads, setNumThreads } from '../src/runtime.ts';
 import { empty, getDefaultDevice, randn, setDefaultDevice, tensor, withDefaultDevice, zeros } from '../src/tensor/creation.ts';
-import { checkDevice } from '../src/tensor/device.ts';
+import { checkDevice, rankDevice } from '../src/tensor/device.ts';
 import { type Device, dtypeCode } from '../src/tensor/dtype.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
 import { HostRead } from '../src/tensor/host_read.ts';
@@ -39,6 +39,15 @@ describe('device', () => {
       assert.throws(() => checkDevice('cuda', '--device'), (e) => e instanceof ConfigError && /^--device cuda: no CUDA device is usable here .*LIBTORCH=/.test(e.message));
     }
     assert.throws(() => resolveConfig({ device: 'tpu' }), /device/);
+  });
+
+  it("a process of a group takes its local rank's GPU for plain cuda; other devices stay as given", () => {
+    const rank1 = { worldSize: 2, localRank: 1 };
+    assert.equal(rankDevice('cpu', rank1), 'cpu');
+    assert.equal(rankDevice('cuda', { worldSize: 1, localRank: 0 }), 'cuda');
+    assert.equal(rankDevice('cuda:3', rank1), 'cuda:3');
+    if (hasCuda && cuda.deviceCount() >= 2) assert.equal(rankDevice('cuda', rank1), 'cuda:1');
+    else assert.throws(() => rankDevice('cuda', rank1), (e) => e instanceof ConfigError && /^--device cuda \(local rank 1\) cuda:1: /.test(e.message));
   });
 
   it('train() with a device this process cannot use fails before reading any data', { skip: hasCuda && 'CUDA is usable here' }, async () => {

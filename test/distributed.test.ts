@@ -15,7 +15,10 @@ import { distributedEnv, launcherStorePrefix } from '../src/distributed/env.ts';
 import { freePort } from '../src/distributed/launch.ts';
 import { initProcessGroup } from '../src/distributed/process_group.ts';
 import { native } from '../src/native/binding.ts';
+import { cuda } from '../src/runtime.ts';
+import { tensor } from '../src/tensor/creation.ts';
 import { ConfigError } from '../src/tensor/errors.ts';
+import { tidy } from '../src/tensor/scope.ts';
 
 const WORKER = fileURLToPath(new URL('./distributed_worker.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -70,8 +73,8 @@ function result(e: Exit): Record<string, unknown> {
   return JSON.parse(line);
 }
 
-/** What the 'collectives' scenario reports on each rank. */
-const expectedCollectives = (rank: number) => ({
+/** What the 'collectives' scenario reports on each rank, its tensors on `device`. */
+const expectedCollectives = (rank: number, device = 'cpu') => ({
   rank,
   sum: [3, 30],
   avg: [1.5],
@@ -82,6 +85,7 @@ const expectedCollectives = (rank: number) => ({
   stackedShape: [2, 2, 3],
   fromRoot: [7, 8, 9],
   fromLast: [1],
+  devices: [device, device, device],
 });
 
 const tcpEnv = async () => ({ MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(await freePort()) });
@@ -135,6 +139,46 @@ describe('distributed (Gloo, 2 processes)', { skip: native.distributedAvailable(
   });
 });
 
+const gpus = cuda.isAvailable() ? cuda.deviceCount() : 0;
+
+describe('distributed with CUDA tensors', { skip: native.distributedAvailable() && gpus > 0 ? false : 'needs c10d and a GPU' }, () => {
+  it('Gloo, 2 processes: CUDA tensors travel through the host and the results stay on the GPU', async () => {
+    const exits = await runGroup('collectives', { ...(await tcpEnv()), ODC_TEST_DEVICE: 'cuda:0' });
+    for (const e of exits) assert.deepEqual(result(e), expectedCollectives(e.rank, 'cuda:0'));
+  });
+
+  it('NCCL, a group of one: collectives on GPU and CPU tensors, averaged gradients', { skip: native.ncclAvailable() ? false : 'addon built without NCCL' }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'odc-nccl-'));
+    const pg = initProcessGroup({ backend: 'nccl', store: 'file', path: join(dir, 'store'), rank: 0, worldSize: 1, timeoutMs: 60_000 });
+    try {
+      assert.equal(pg.backend, 'nccl');
+      tidy(() => {
+        for (const device of ['cuda:0', 'cpu'] as const) {
+          const t = tensor([1, 2, 3], { device });
+          assert.deepEqual(pg.allReduce(t, 'max').toArray(), [1, 2, 3]);
+          assert.equal(t.device, device);
+          const g = pg.allGatherStacked(tensor([[1, 2]], { device, dtype: 'int64' }));
+          assert.deepEqual([g.shape, g.device, g.toArray()], [[1, 1, 2], device, [1, 2]]);
+          assert.deepEqual(pg.broadcast(tensor([4, 5], { device }), 0).toArray(), [4, 5]);
+        }
+        pg.barrier();
+        const w = tensor([1, -2], { device: 'cuda:0', requiresGrad: true });
+        const waited = pg.backwardAveraged(pg.sumDifferentiable(w.mul(w)).sum(), [w]);
+        assert.ok(waited >= 0);
+        assert.deepEqual(w.grad?.toArray(), [2, -4]);
+      });
+    } finally {
+      pg.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('NCCL, 2 processes on 2 GPUs', { skip: native.ncclAvailable() && gpus >= 2 ? false : 'needs NCCL and 2 GPUs' }, async () => {
+    const exits = await runGroup('collectives', { ...(await tcpEnv()), ODC_TEST_BACKEND: 'nccl', ODC_TEST_DEVICE: 'cuda' });
+    for (const e of exits) assert.deepEqual(result(e), expectedCollectives(e.rank, `cuda:${e.rank}`));
+  });
+});
+
 /** Debian's python3-torch, whose torchrun launches the workers below (not installed by set-up). */
 const torchrun = spawnSync('/usr/bin/python3', ['-c', 'import torch.distributed.run'], { stdio: 'ignore' }).status === 0;
 
@@ -179,7 +223,11 @@ describe('process group options', () => {
   });
 
   it('checks the options before any rendezvous', () => {
-    assert.throws(() => initProcessGroup({ backend: 'nccl' as 'gloo', rank: 0, worldSize: 1, masterAddr: 'h', masterPort: 1 }), /backend 'nccl'/);
+    if (!native.ncclAvailable()) {
+      assert.throws(() => initProcessGroup({ backend: 'nccl', rank: 0, worldSize: 1, masterAddr: 'h', masterPort: 1 }), /backend 'nccl' is not in this addon: build it against a CUDA libtorch/);
+    }
+    assert.throws(() => initProcessGroup({ backend: 'mpi' as 'gloo', rank: 0, worldSize: 1, masterAddr: 'h', masterPort: 1 }), /backend must be 'gloo' or 'nccl', got 'mpi'/);
+    assert.throws(() => initProcessGroup({ device: -1, rank: 0, worldSize: 1, masterAddr: 'h', masterPort: 1 }), /device must be an integer in \[0, 1023\], got -1/);
     assert.throws(() => initProcessGroup({ rank: 2, worldSize: 2, masterAddr: '127.0.0.1', masterPort: 1 }), /rank must be an integer in \[0, 1\], got 2/);
     assert.throws(() => initProcessGroup({ store: 'file', path: '', rank: 0, worldSize: 1 }), /needs a path/);
   });

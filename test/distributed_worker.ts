@@ -2,17 +2,22 @@
  * One member of a process group, for test/distributed.test.ts. Reads ODC_TEST_SCENARIO and
  * torchrun's variables (or ODC_TEST_STORE_FILE), says "ready" on its IPC channel once libtorch is
  * loaded, joins the group when the parent says "go" (so the members' start-up times do not eat
- * into a short timeout), runs the scenario and writes one JSON line to stdout.
+ * into a short timeout), runs the scenario and writes one JSON line to stdout. ODC_TEST_BACKEND
+ * picks the group's backend (default gloo), ODC_TEST_DEVICE the device of the scenario's tensors.
  */
 import assert from 'node:assert/strict';
 import { initProcessGroup, type ProcessGroup } from '../src/distributed/process_group.ts';
 import { setNumThreads } from '../src/runtime.ts';
-import { tensor, zeros } from '../src/tensor/creation.ts';
+import { setDefaultDevice, tensor, zeros } from '../src/tensor/creation.ts';
+import type { Device } from '../src/tensor/dtype.ts';
 import { TorchError } from '../src/tensor/errors.ts';
 import { tidy } from '../src/tensor/scope.ts';
 
 const scenario = process.env.ODC_TEST_SCENARIO;
 const timeoutMs = Number(process.env.ODC_TEST_TIMEOUT_MS ?? 20000);
+const backend = (process.env.ODC_TEST_BACKEND ?? 'gloo') as 'gloo' | 'nccl';
+// Plain 'cuda': the GPU of this process's local rank.
+const device = (process.env.ODC_TEST_DEVICE ?? 'cpu').replace(/^cuda$/, `cuda:${process.env.LOCAL_RANK ?? 0}`) as Device;
 setNumThreads(1);
 
 function report(result: unknown): never {
@@ -37,7 +42,9 @@ function collectives(pg: ProcessGroup): unknown {
     const fromRoot = pg.broadcast(rank === 0 ? tensor([7, 8, 9]) : zeros([3]), 0).toArray();
     const fromLast = pg.broadcast(tensor([rank]), worldSize - 1).toArray();
     pg.barrier();
-    return { rank, sum, avg, max, ints, strided: strided.toArray(), gathered, stackedShape, fromRoot, fromLast };
+    // Results stay where the inputs were, whichever device the backend works on.
+    const devices = [t.device, strided.device, pg.allGatherStacked(zeros([1])).device];
+    return { rank, sum, avg, max, ints, strided: strided.toArray(), gathered, stackedShape, fromRoot, fromLast, devices };
   });
 }
 
@@ -82,9 +89,10 @@ function afterFailure(pg: ProcessGroup): unknown {
 
 function run(): void {
   const pg = process.env.ODC_TEST_STORE_FILE
-    ? initProcessGroup({ store: 'file', path: process.env.ODC_TEST_STORE_FILE, timeoutMs })
-    : initProcessGroup({ timeoutMs });
+    ? initProcessGroup({ store: 'file', path: process.env.ODC_TEST_STORE_FILE, timeoutMs, backend })
+    : initProcessGroup({ timeoutMs, backend });
   let result: unknown;
+  setDefaultDevice(device);
   if (scenario === 'collectives') result = collectives(pg);
   else if (scenario === 'peer-exits') result = peerExits(pg);
   else if (scenario === 'peer-silent') result = peerSilent(pg);

@@ -1,7 +1,7 @@
 /** `odc train`: config file and flags (train_flags.ts) → validated config → training (with progress bars on a terminal). */
 import type { Collective } from '../distributed/collective.ts';
 import { launchLocal } from '../distributed/launch.ts';
-import { initProcessGroup, type ProcessGroup } from '../distributed/process_group.ts';
+import { initProcessGroup, ncclAvailable, type ProcessGroup } from '../distributed/process_group.ts';
 import { ConfigError, TorchError } from '../tensor/errors.ts';
 import { mergeConfig, readConfigFile, resolveConfig } from '../train/config.ts';
 import { train } from '../train/trainer.ts';
@@ -25,7 +25,10 @@ export async function runTrain(opts: Record<string, unknown>): Promise<void> {
   let group: ProcessGroup | undefined;
   if (launched && Number(process.env.WORLD_SIZE) > 1) {
     if (f.distTimeout !== undefined && !(f.distTimeout > 0)) throw new ConfigError(`--dist-timeout must be positive, got ${f.distTimeout}`);
-    group = initProcessGroup({ timeoutMs: Math.round((f.distTimeout ?? 1800) * 1000) });
+    // NCCL binds this process to one GPU: cuda:N as given, plain cuda the local rank's.
+    const gpu = /^cuda(?::(\d+))?$/.exec(cfg.device ?? 'cpu');
+    const backend = f.distBackend === undefined || f.distBackend === 'auto' ? (gpu !== null && ncclAvailable() ? 'nccl' : 'gloo') : f.distBackend;
+    group = initProcessGroup({ backend, device: gpu?.[1] === undefined ? undefined : Number(gpu[1]), timeoutMs: Math.round((f.distTimeout ?? 1800) * 1000) });
   }
   const root = (group?.rank ?? 0) === 0;
   const progress = root ? trainProgress() : { options: {}, stop() {} };

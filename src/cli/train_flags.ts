@@ -59,7 +59,8 @@ export const TRAIN_FLAGS: readonly TrainFlag[] = [
   { flags: '--log-every <n>', key: 'logEvery', arg: 'int', help: 'iterations between progress lines, metrics.jsonl and TensorBoard records (default 20)' },
   // commander sets true when the flag is absent, which must not override a config file.
   { flags: '--no-tensorboard', key: 'tensorboard', toConfig: (v) => (v === false ? false : undefined), help: 'do not write TensorBoard event files to <out>/tb/' },
-  { flags: '--nproc <n>', arg: 'int', help: 'data-parallel: start n local processes (libtorch c10d, Gloo); under torchrun, which sets RANK and WORLD_SIZE, leave it out' },
+  { flags: '--nproc <n>', arg: 'int', help: 'data-parallel: start n local processes (libtorch c10d); under torchrun, which sets RANK and WORLD_SIZE, leave it out' },
+  { flags: '--dist-backend <backend>', choices: ['auto', 'gloo', 'nccl'], help: "data-parallel: c10d's process group; auto: nccl when --device is cuda and the addon has it, else gloo (default auto)" },
   { flags: '--sync-bn', key: 'syncBn', help: 'data-parallel: BatchNorm statistics over the global batch (default: per process, as the released code)' },
   { flags: '--dist-timeout <s>', arg: 'num', help: 'data-parallel: seconds a collective may wait for the other processes before failing (default 1800)' },
   { flags: '--debug', help: 'print stack traces of errors' },
@@ -71,6 +72,7 @@ export interface TrainCommandFlags {
   resume?: boolean;
   nproc?: number;
   distTimeout?: number;
+  distBackend?: 'auto' | 'gloo' | 'nccl';
   debug?: boolean;
 }
 

@@ -13,6 +13,8 @@ export interface Collective {
   readonly worldSize: number;
   /** Processes on this machine (threads are divided among them). */
   readonly localWorldSize: number;
+  /** This process's index among them (its GPU under `--device cuda`). */
+  readonly localRank: number;
   /** Milliseconds this process has spent in collectives (for the communication share of a run). */
   readonly commMs: number;
   /** Reduces `t` in place over the group; returns `t`. */
@@ -36,6 +38,7 @@ export const singleProcess: Collective = {
   rank: 0,
   worldSize: 1,
   localWorldSize: 1,
+  localRank: 0,
   commMs: 0,
   allReduce: (t) => t,
   allGatherStacked: (t) => noGrad(() => t.detach().unsqueeze(0).clone()),

@@ -1,6 +1,9 @@
 /**
  * Multi-process collectives on libtorch's c10d: a rendezvous (TCPStore across machines, FileStore
- * on one), a Gloo process group on CPU tensors, and allReduce, allGather, broadcast and barrier.
+ * on one), a Gloo process group (host buffers) or an NCCL one (one GPU per process, where the addon
+ * was built against a CUDA libtorch), and allReduce, allGather, broadcast and barrier. A collective
+ * takes tensors on any device: those not where the backend works (a CUDA tensor for Gloo, a CPU
+ * one for NCCL) go through a copy there and back.
  *
  * Every call is synchronous: it blocks this process's JavaScript thread until all members have
  * joined the collective and it has finished, or until it fails. A member that died makes the
@@ -23,9 +26,13 @@ const REDUCE_OPS: readonly ReduceOp[] = ['sum', 'avg', 'product', 'min', 'max'];
 /** PyTorch's default for process groups: 30 minutes. */
 export const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 
+export type Backend = 'gloo' | 'nccl';
+
 interface GroupOptions {
-  /** Only 'gloo' (CPU tensors) for now. */
-  backend?: 'gloo';
+  /** 'gloo' (default; host buffers, CPU or CUDA tensors) or 'nccl' (GPU buffers; needs ncclAvailable()). */
+  backend?: Backend;
+  /** NCCL: the index of this process's GPU (default localRank). */
+  device?: number;
   /** Default RANK from the environment. */
   rank?: number;
   /** Default WORLD_SIZE from the environment. */
@@ -46,6 +53,9 @@ interface GroupOptions {
   /** Gloo's worker threads (default 2). */
   threads?: number;
 }
+
+/** Whether this addon has NCCL's process group (built against a CUDA libtorch with nccl.h). */
+export const ncclAvailable = (): boolean => native.ncclAvailable();
 
 /** Rendezvous through a TCPStore served by rank 0 (torchrun's MASTER_ADDR and MASTER_PORT by default). */
 export interface TcpInitOptions extends GroupOptions {
@@ -72,7 +82,7 @@ const isLoopback = (host: string): boolean => host === 'localhost' || host === '
 
 /** A set of processes that run collectives together; made by initProcessGroup. */
 export class ProcessGroup implements Collective, Disposable {
-  readonly backend = 'gloo';
+  readonly backend: Backend;
   readonly rank: number;
   readonly worldSize: number;
   readonly localRank: number;
@@ -87,8 +97,9 @@ export class ProcessGroup implements Collective, Disposable {
   constructor(
     group: ProcessGroupHandle,
     store: StoreHandle,
-    info: { rank: number; worldSize: number; localRank: number; localWorldSize: number; timeoutMs: number },
+    info: { backend: Backend; rank: number; worldSize: number; localRank: number; localWorldSize: number; timeoutMs: number },
   ) {
+    this.backend = info.backend;
     this.#group = group;
     this.#store = store;
     this.rank = info.rank;
@@ -234,11 +245,13 @@ export class ProcessGroup implements Collective, Disposable {
  * machine, `initProcessGroup({ store: 'file', path, rank, worldSize })` needs no port.
  */
 export function initProcessGroup(options: InitProcessGroupOptions = {}): ProcessGroup {
-  if (options.backend !== undefined && options.backend !== 'gloo') {
-    throw new ConfigError(`initProcessGroup: backend '${options.backend}' is not available (only 'gloo', on CPU tensors)`);
-  }
+  const backend = options.backend ?? 'gloo';
+  if (backend !== 'gloo' && backend !== 'nccl') throw new ConfigError(`initProcessGroup: backend must be 'gloo' or 'nccl', got '${backend}'`);
   if (!native.distributedAvailable()) {
     throw new ConfigError('initProcessGroup: this odc addon was built without c10d (install libgloo-dev and rebuild the addon)');
+  }
+  if (backend === 'nccl' && !native.ncclAvailable()) {
+    throw new ConfigError(`initProcessGroup: backend 'nccl' is not in this addon: build it against a CUDA libtorch with NCCL's headers (LIBTORCH=, README "Many GPUs and machines"), or use 'gloo'`);
   }
   const tcp = options.store === undefined || options.store === 'tcp';
   const o = options as TcpInitOptions & Partial<FileInitOptions>;
@@ -262,6 +275,7 @@ export function initProcessGroup(options: InitProcessGroupOptions = {}): Process
     bad('localWorldSize', localWorldSize, 1, worldSize),
     bad('localRank', localRank, 0, localWorldSize - 1),
     bad('timeoutMs', timeoutMs, 1, 2 ** 31 - 1),
+    o.device === undefined ? undefined : bad('device', o.device, 0, 1023),
   ].filter((p) => p !== undefined);
   if (problems.length > 0) throw new ConfigError(`initProcessGroup: ${problems.join('; ')}`);
   if (!tcp && (typeof o.path !== 'string' || o.path === '')) throw new ConfigError(`initProcessGroup: store 'file' needs a path`);
@@ -284,11 +298,14 @@ export function initProcessGroup(options: InitProcessGroupOptions = {}): Process
     throw e instanceof TorchError ? new TorchError(rendezvous, e.message) : e;
   }
   try {
-    const group = native.processGroupGloo(store, { rank, worldSize, timeoutMs, hostname, interface: iface, threads: o.threads });
-    return new ProcessGroup(group, store, { rank, worldSize, localRank, localWorldSize, timeoutMs });
+    const group =
+      backend === 'nccl'
+        ? native.processGroupNccl(store, { rank, worldSize, timeoutMs, device: o.device ?? localRank })
+        : native.processGroupGloo(store, { rank, worldSize, timeoutMs, hostname, interface: iface, threads: o.threads });
+    return new ProcessGroup(group, store, { backend, rank, worldSize, localRank, localWorldSize, timeoutMs });
   } catch (e) {
     native.closeStore(store);
     if (!(e instanceof TorchError)) throw e;
-    throw new TorchError(rendezvous, `connecting the ${worldSize} members (timeout ${timeoutMs} ms): ${e.message.replace(/^processGroupGloo on rank \d+ of \d+: /, '')}`);
+    throw new TorchError(rendezvous, `connecting the ${worldSize} members (timeout ${timeoutMs} ms): ${e.message.replace(/^processGroup(Gloo|Nccl) on rank \d+ of \d+: /, '')}`);
   }
 }

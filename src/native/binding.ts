@@ -72,8 +72,10 @@ export interface NativeBinding {
   eventWait(e: EventHandle): void;
   setErrorClass(ctor: new (op: string, message: string, inputs: string[]) => Error): void;
 
-  /** Whether c10d was compiled in (Gloo's headers were found at build time). */
+  /** Whether c10d was compiled in (Gloo's or NCCL's headers were found at build time). */
   distributedAvailable(): boolean;
+  /** Whether the NCCL process group was compiled in (a CUDA libtorch with nccl.h at build time). */
+  ncclAvailable(): boolean;
   tcpStore(o: { host: string; port: number; isMaster: boolean; worldSize: number; timeoutMs: number; prefix?: string }): StoreHandle;
   fileStore(o: { path: string; worldSize: number; timeoutMs: number }): StoreHandle;
   closeStore(s: StoreHandle): void;
@@ -84,6 +86,8 @@ export interface NativeBinding {
     s: StoreHandle,
     o: { rank: number; worldSize: number; timeoutMs: number; hostname?: string; interface?: string; threads?: number },
   ): ProcessGroupHandle;
+  /** The NCCL group of GPU cuda:<device> (made this thread's current device). */
+  processGroupNccl(s: StoreHandle, o: { rank: number; worldSize: number; timeoutMs: number; device: number }): ProcessGroupHandle;
   destroyProcessGroup(g: ProcessGroupHandle): void;
   allreduce(g: ProcessGroupHandle, h: Handle, op: NativeReduceOp): void;
   allgather(g: ProcessGroupHandle, h: Handle): Handle;
@@ -102,7 +106,7 @@ export const NATIVE_KEYS: readonly (keyof NativeBinding)[] = [
   'setNumThreads', 'getNumThreads', 'setNumInteropThreads', 'manualSeed', 'newGenerator', 'defaultGenerator',
   'generatorState', 'setGeneratorState', 'generatorSeed', 'cudaAvailable', 'cudaDeviceCount', 'setTf32', 'getTf32',
   'liveTensors', 'reportedBytes', 'buildInfo', 'tuneAllocator', 'heapBytesInUse', 'setErrorClass', 'copyToHostAsync', 'eventQuery', 'eventWait',
-  'distributedAvailable', 'tcpStore', 'fileStore', 'closeStore', 'storeSet', 'storeCheck', 'processGroupGloo', 'destroyProcessGroup',
+  'distributedAvailable', 'tcpStore', 'fileStore', 'closeStore', 'storeSet', 'storeCheck', 'processGroupGloo', 'processGroupNccl', 'ncclAvailable', 'destroyProcessGroup',
   'allreduce', 'allgather', 'broadcast', 'barrier', 'differentiableAllreduce', 'backwardAllreduce',
 ];
 

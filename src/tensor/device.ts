@@ -21,3 +21,12 @@ export function checkDevice(spec: string | undefined, flag: string): Device {
   if (index >= count) throw new ConfigError(`${flag} ${d}: this machine has ${count} CUDA device${count === 1 ? '' : 's'} (cuda:0${count > 1 ? `..cuda:${count - 1}` : ''})`);
   return d as Device;
 }
+
+/**
+ * The device of one process of a group: plain `cuda` under several processes is the GPU of the
+ * process's local rank (one process per GPU, as with torchrun); anything else stays as given.
+ */
+export function rankDevice(d: Device, group: { worldSize: number; localRank: number }): Device {
+  if (d !== 'cuda' || group.worldSize === 1) return d;
+  return checkDevice(`cuda:${group.localRank}`, `--device cuda (local rank ${group.localRank})`);
+}

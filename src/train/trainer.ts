@@ -14,7 +14,7 @@ import { nmi } from '../eval/cluster_metrics.ts';
 import { checkPrecision } from '../nn/autocast.ts';
 import { cuda } from '../runtime.ts';
 import { withDefaultDevice } from '../tensor/creation.ts';
-import { checkDevice } from '../tensor/device.ts';
+import { checkDevice, rankDevice } from '../tensor/device.ts';
 import { ConfigError } from '../tensor/errors.ts';
 import type { TrainConfig } from './config.ts';
 import { initFrom } from './init_from.ts';
@@ -35,11 +35,8 @@ export type { EpochStart, IterationInfo, TrainOptions } from './train_options.ts
  * k-means, batches) lives on `cfg.device`; checkpoints are written from CPU copies.
  */
 export async function train(userCfg: TrainConfig, o: TrainOptions = {}): Promise<TrainResult> {
-  const device = checkDevice(userCfg.device, '--device');
+  const device = rankDevice(checkDevice(userCfg.device, '--device'), o.group ?? singleProcess);
   checkPrecision(userCfg.precision, device);
-  if (device !== 'cpu' && (o.group?.worldSize ?? 1) > 1) {
-    throw new ConfigError(`--device ${device} with ${o.group?.worldSize} processes: several processes on CUDA need an NCCL process group, which this build does not have; use --device cpu (Gloo) or one process`);
-  }
   if (device !== 'cpu') cuda.setTf32({ matmul: userCfg.tf32, cudnn: userCfg.tf32 });
   return withDefaultDevice(device, () => trainOn(userCfg, o));
 }
