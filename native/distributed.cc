@@ -109,11 +109,6 @@ Napi::Value WrapStore(Napi::Env env, c10::intrusive_ptr<c10d::Store> store) {
   return ext;
 }
 
-Napi::Value WrapGroup(Napi::Env env, GroupBox box) {
-  auto ext = Napi::External<GroupBox>::New(env, new GroupBox(std::move(box)), [](Napi::Env, GroupBox* b) { delete b; });
-  ext.TypeTag(&kGroupTag);
-  return ext;
-}
 
 // The box behind argument i when it is a handle of this kind (type tag), whether or not it is still open.
 template <typename Box>
@@ -127,6 +122,34 @@ StoreBox* StoreOf(const Napi::CallbackInfo& info, size_t i) {
   auto* box = TaggedArg<StoreBox>(info, i, kStoreTag, "store");
   if (!box->store) throw ArgError("use of a closed store");
   return box;
+}
+
+// What every process group is made from: (store, {rank, worldSize, timeoutMs, ...backend's own}).
+struct GroupArgs {
+  StoreBox* store;
+  Napi::Object options;
+  int rank;
+  int world;
+  std::chrono::milliseconds timeout;
+  std::string op;  // "<name> on rank R of W", for errors
+};
+
+GroupArgs GroupArgsOf(const Napi::CallbackInfo& info, const char* name) {
+  StoreBox* store = StoreOf(info, 0);
+  auto o = OptionsArg(info, 1);
+  auto world = IntField(o, "worldSize", 1, kMaxWorld);
+  auto rank = IntField(o, "rank", 0, world - 1);
+  auto timeout = TimeoutField(o);
+  std::string op = std::string(name) + " on rank " + std::to_string(rank) + " of " + std::to_string(world);
+  return {store, o, static_cast<int>(rank), static_cast<int>(world), timeout, op};
+}
+
+// The JS handle of a group made from `a`, whose buffers live on `device`.
+Napi::Value WrapGroup(Napi::Env env, const GroupArgs& a, c10::intrusive_ptr<GroupBase> group, at::Device device, bool nccl) {
+  auto ext = Napi::External<GroupBox>::New(env, new GroupBox{std::move(group), a.rank, a.world, a.timeout, device, nccl},
+                                           [](Napi::Env, GroupBox* b) { delete b; });
+  ext.TypeTag(&kGroupTag);
+  return ext;
 }
 
 GroupBox* GroupOf(const Napi::CallbackInfo& info) {
@@ -272,17 +295,12 @@ Napi::Value CloseStore(const Napi::CallbackInfo& info) {
 // else to this machine's hostname's address (libtorch's default).
 #ifdef ODC_GLOO
 Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info) {
-  StoreBox* store = StoreOf(info, 0);
-  auto o = OptionsArg(info, 1);
-  auto world = IntField(o, "worldSize", 1, kMaxWorld);
-  auto rank = IntField(o, "rank", 0, world - 1);
-  auto timeout = TimeoutField(o);
-  std::string hostname = Has(o, "hostname") ? StringField(o, "hostname") : "";
-  std::string iface = Has(o, "interface") ? StringField(o, "interface") : "";
-  auto threads = Has(o, "threads") ? IntField(o, "threads", 1, 64) : 2;
-  std::string op = "processGroupGloo on rank " + std::to_string(rank) + " of " + std::to_string(world);
-  GUARD(info.Env(), op, std::vector<std::string>{}, {
-    auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
+  GroupArgs a = GroupArgsOf(info, "processGroupGloo");
+  std::string hostname = Has(a.options, "hostname") ? StringField(a.options, "hostname") : "";
+  std::string iface = Has(a.options, "interface") ? StringField(a.options, "interface") : "";
+  auto threads = Has(a.options, "threads") ? IntField(a.options, "threads", 1, 64) : 2;
+  GUARD(info.Env(), a.op, std::vector<std::string>{}, {
+    auto opts = c10d::ProcessGroupGloo::Options::create(a.timeout);
     opts->threads = static_cast<int>(threads);
     if (!iface.empty()) {
       opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(iface));
@@ -291,9 +309,8 @@ Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo& info) {
     } else {
       opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
-    auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, static_cast<int>(rank),
-                                                              static_cast<int>(world), opts);
-    return WrapGroup(info.Env(), GroupBox{std::move(group), static_cast<int>(rank), static_cast<int>(world), timeout, at::Device(at::kCPU), false});
+    auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(a.store->store, a.rank, a.world, opts);
+    return WrapGroup(info.Env(), a, std::move(group), at::Device(at::kCPU), false);
   })
   return info.Env().Undefined();
 }
@@ -307,14 +324,9 @@ Napi::Value NewProcessGroupGloo(const Napi::CallbackInfo&) {
 // processGroupNccl(store, {rank, worldSize, timeoutMs, device}): the NCCL group of this process's
 // GPU cuda:<device>, made the current device. NCCL connects the members at the first collective.
 Napi::Value NewProcessGroupNccl(const Napi::CallbackInfo& info) {
-  StoreBox* store = StoreOf(info, 0);
-  auto o = OptionsArg(info, 1);
-  auto world = IntField(o, "worldSize", 1, kMaxWorld);
-  auto rank = IntField(o, "rank", 0, world - 1);
-  auto timeout = TimeoutField(o);
-  auto device = IntField(o, "device", 0, 1023);
-  std::string op = "processGroupNccl on rank " + std::to_string(rank) + " of " + std::to_string(world);
-  GUARD(info.Env(), op, std::vector<std::string>{}, {
+  GroupArgs a = GroupArgsOf(info, "processGroupNccl");
+  auto device = IntField(a.options, "device", 0, 1023);
+  GUARD(info.Env(), a.op, std::vector<std::string>{}, {
     int count = static_cast<int>(c10::cuda::device_count());
     if (device >= count) {
       throw ArgError("cuda:" + std::to_string(device) + " does not exist: this process sees " + std::to_string(count) + " GPU(s)");
@@ -329,10 +341,9 @@ Napi::Value NewProcessGroupNccl(const Napi::CallbackInfo& info) {
     if (std::getenv("TORCH_NCCL_BLOCKING_WAIT") == nullptr && std::getenv("NCCL_BLOCKING_WAIT") == nullptr) setenv(blocking, "1", 0);
     c10::cuda::set_device(static_cast<c10::DeviceIndex>(device));
     auto opts = c10d::ProcessGroupNCCL::Options::create();
-    opts->timeout = timeout;
-    auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store->store, static_cast<int>(rank), static_cast<int>(world), opts);
-    return WrapGroup(info.Env(), GroupBox{std::move(group), static_cast<int>(rank), static_cast<int>(world), timeout,
-                                          at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)), true});
+    opts->timeout = a.timeout;
+    auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(a.store->store, a.rank, a.world, opts);
+    return WrapGroup(info.Env(), a, std::move(group), at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)), true);
   })
   return info.Env().Undefined();
 }
