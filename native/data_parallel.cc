@@ -36,7 +36,8 @@ struct GroupSum : torch::autograd::Function<GroupSum> {
   }
   // The sum, on x's device; the backend works on a copy on its own device.
   static at::Tensor Reduce(const at::Tensor& x, const c10::intrusive_ptr<GroupBase>& group, std::chrono::milliseconds timeout, at::Device device) {
-    std::vector<at::Tensor> buf{x.detach().to(device).contiguous().clone()};
+    // One copy, contiguous, on the group's device (the backend writes the sum into it).
+    std::vector<at::Tensor> buf{x.detach().to(device, x.scalar_type(), /*non_blocking=*/false, /*copy=*/true, at::MemoryFormat::Contiguous)};
     c10d::AllreduceOptions opts;
     opts.reduceOp = c10d::ReduceOp::SUM;
     AwaitWork(group->allreduce(buf, opts), timeout);
