@@ -43,6 +43,35 @@ describe('k-means', () => {
     r.centroids.dispose();
   }));
 
+  it('gives the same clustering whatever the chunk, with centroids the means of their rows', () => tidy(() => {
+    const { x } = blobs(new Generator(6));
+    const whole = kmeans(x, { k: 4, seed: 3, iterations: 30, restarts: 2 });
+    const chunked = kmeans(x, { k: 4, seed: 3, iterations: 30, restarts: 2, chunk: 7 });
+    assert.deepEqual(chunked.labels.toArray(), whole.labels.toArray());
+    assert.ok(Math.abs(chunked.inertia - whole.inertia) <= 1e-4 * whole.inertia, `${chunked.inertia} vs ${whole.inertia}`);
+    // Converged (30 passes on three blobs): each centroid is the mean of the rows labelled with it,
+    // and the inertia is Σ‖x − c‖² over those labels.
+    const flat = x.toArray();
+    const rows = Array.from({ length: 120 }, (_, i) => flat.slice(i * 5, i * 5 + 5));
+    const labels = chunked.labels.toArray();
+    const cf = chunked.centroids.toArray();
+    const cents = Array.from({ length: 4 }, (_, j) => cf.slice(j * 5, j * 5 + 5));
+    let inertia = 0;
+    for (let j = 0; j < 4; j++) {
+      const mine = rows.filter((_, i) => labels[i] === j);
+      if (mine.length === 0) continue;
+      for (let d = 0; d < 5; d++) {
+        const mean = mine.reduce((a, r) => a + r[d], 0) / mine.length;
+        assert.ok(Math.abs(mean - cents[j][d]) < 1e-3, `centroid ${j}[${d}] ${cents[j][d]} vs mean ${mean}`);
+      }
+    }
+    rows.forEach((r, i) => {
+      inertia += r.reduce((a, v, d) => a + (v - cents[labels[i]][d]) ** 2, 0);
+    });
+    assert.ok(Math.abs(inertia - chunked.inertia) <= 1e-3 * inertia, `inertia ${chunked.inertia} vs ${inertia}`);
+    for (const t of [whole.labels, whole.centroids, chunked.labels, chunked.centroids]) t.dispose();
+  }));
+
   it('names the largest valid k when there are too few samples', () => tidy(() => {
     assert.throws(() => kmeans(randn([10, 2]), { k: 11 }), (e: unknown) => e instanceof ConfigError && /use at most 10 clusters/.test(e.message));
   }));

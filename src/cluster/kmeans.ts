@@ -42,20 +42,33 @@ export interface KMeansResult {
   splits: number;
 }
 
-/** Nearest centroid (squared L2) of every row, in chunks: [labels, squared distances]. */
-export function assignNearest(x: Tensor, centroids: Tensor, chunk = 8192): [Tensor, Tensor] {
+/** Squared L2 norm of every row ([N]), in chunks: computed once per clustering, not per pass. */
+export function rowNormsSquared(x: Tensor, chunk = 8192): Tensor {
+  return tidy(() => {
+    const parts: Tensor[] = [];
+    for (let s = 0; s < x.size(0); s += chunk) parts.push(x.narrow(0, s, Math.min(chunk, x.size(0) - s)).square().sum(1));
+    return parts.length === 0 ? zeros([0]) : cat(parts);
+  });
+}
+
+/**
+ * Nearest centroid (squared L2) of every row, in chunks: [labels, squared distances]. `x2`, the
+ * rows' squared norms (rowNormsSquared), saves recomputing them on every pass.
+ */
+export function assignNearest(x: Tensor, centroids: Tensor, chunk = 8192, x2?: Tensor): [Tensor, Tensor] {
   return tidy(() => {
     const c2 = centroids.square().sum(1);
     const labels: Tensor[] = [];
     const dists: Tensor[] = [];
     const n = x.size(0);
     for (let s = 0; s < n; s += chunk) {
-      const xb = x.narrow(0, s, Math.min(chunk, n - s));
+      const len = Math.min(chunk, n - s);
+      const xb = x.narrow(0, s, len);
       // ‖x‖² − 2 x·c + ‖c‖²; the ‖x‖² term does not change the argmin and is added back for the distance.
       const d = c2.unsqueeze(0).addmm(xb, centroids.t(), 1, -2);
       const [v, i] = d.min(1);
       labels.push(i);
-      dists.push(v.add(xb.square().sum(1)).clampMin(0));
+      dists.push(v.add(x2 ? x2.narrow(0, s, len) : xb.square().sum(1)).clampMin(0));
     }
     return [cat(labels), cat(dists)];
   });
@@ -101,13 +114,13 @@ function initRandom(x: Tensor, k: number, rng: Rng, s: Shards): Tensor {
 }
 
 /** k-means++ (Arthur & Vassilvitskii): each next centre drawn with probability ∝ D(x)². */
-function initPlusPlus(x: Tensor, k: number, rng: Rng, chunk: number, s: Shards): Tensor {
+function initPlusPlus(x: Tensor, x2: Tensor, k: number, rng: Rng, chunk: number, s: Shards): Tensor {
   return tidy(() => {
     const n = x.size(0);
     const { group } = s;
     const centres = zeros([k, x.size(1)]);
     centres.select(0, 0).copy_(globalRow(x, s, rng.int(0, s.n - 1)));
-    let closest = assignNearest(x, centres.narrow(0, 0, 1), chunk)[1];
+    let closest = assignNearest(x, centres.narrow(0, 0, 1), chunk, x2)[1];
     for (let j = 1; j < k; j++) {
       const cum = closest.double().cumsum(0);
       const mine = n > 0 ? cum.select(0, n - 1).item() : 0;
@@ -126,7 +139,7 @@ function initPlusPlus(x: Tensor, k: number, rng: Rng, chunk: number, s: Shards):
       }
       cum.dispose();
       centres.select(0, j).copy_(globalRow(x, s, next));
-      const d = assignNearest(x, centres.narrow(0, j, 1), chunk)[1];
+      const d = assignNearest(x, centres.narrow(0, j, 1), chunk, x2)[1];
       const m = closest.minimum(d);
       closest.dispose();
       d.dispose();
@@ -136,10 +149,21 @@ function initPlusPlus(x: Tensor, k: number, rng: Rng, chunk: number, s: Shards):
   });
 }
 
-/** Means of the assigned rows (over all shards); empty clusters come back with count 0 and a zero row. */
-function means(x: Tensor, labels: Tensor, k: number, group: Collective): [Tensor, Float64Array] {
+/**
+ * Means of the assigned rows (over all shards), summed in float64 a chunk at a time (a float64 copy
+ * of the whole of x would be a fresh allocation of twice its size on every pass); empty clusters
+ * come back with count 0 and a zero row.
+ */
+function means(x: Tensor, labels: Tensor, k: number, group: Collective, chunk: number): [Tensor, Float64Array] {
   return tidy(() => {
-    const sums = group.allReduce(zeros([k, x.size(1)], { dtype: 'float64' }).indexAdd_(0, labels, x.double()), 'sum');
+    const local = zeros([k, x.size(1)], { dtype: 'float64' });
+    for (let s = 0; s < x.size(0); s += chunk) {
+      const len = Math.min(chunk, x.size(0) - s);
+      tidy(() => {
+        local.indexAdd_(0, labels.narrow(0, s, len), x.narrow(0, s, len).double());
+      });
+    }
+    const sums = group.allReduce(local, 'sum');
     const counts = group.allReduce(labels.bincount(k).double(), 'sum');
     const c = sums.div(counts.clampMin(1).unsqueeze(1)).float();
     return [c, counts.data<Float64Array>()];
@@ -189,35 +213,41 @@ export function kmeans(x: Tensor, o: KMeansOptions): KMeansResult {
   const rng = makeRng(o.seed ?? 0, 0x6b6d);
   let best: KMeansResult | undefined;
   noGrad(() => {
-    for (let r = 0; r < restarts; r++) {
-      let splits = 0;
-      let c = (o.init ?? 'kmeans++') === 'random' ? initRandom(x, k, rng, shards) : initPlusPlus(x, k, rng, chunk, shards);
-      let prev = Number.POSITIVE_INFINITY;
-      for (let it = 0; it < iterations; it++) {
-        const [labels, d] = assignNearest(x, c, chunk);
-        const inertia = tidy(() => group.allReduce(d.double().sum(), 'sum').item());
-        const [next, counts] = means(x, labels, k, group);
-        splits += splitEmpty(next, counts, n, rng);
-        labels.dispose();
-        d.dispose();
-        c.dispose();
-        c = next;
-        if (o.tol && Math.abs(prev - inertia) <= o.tol * Math.abs(inertia)) break;
-        prev = inertia;
-      }
-      const [labels, d] = assignNearest(x, c, chunk);
-      const inertia = tidy(() => group.allReduce(d.double().sum(), 'sum').item());
-      d.dispose();
-      if (best === undefined || inertia < best.inertia) {
-        if (best) {
-          best.labels.dispose();
-          best.centroids.dispose();
+    // The rows' squared norms, once for every pass of every restart.
+    const x2 = rowNormsSquared(x, chunk);
+    try {
+      for (let r = 0; r < restarts; r++) {
+        let splits = 0;
+        let c = (o.init ?? 'kmeans++') === 'random' ? initRandom(x, k, rng, shards) : initPlusPlus(x, x2, k, rng, chunk, shards);
+        let prev = Number.POSITIVE_INFINITY;
+        for (let it = 0; it < iterations; it++) {
+          const [labels, d] = assignNearest(x, c, chunk, x2);
+          const inertia = tidy(() => group.allReduce(d.double().sum(), 'sum').item());
+          const [next, counts] = means(x, labels, k, group, chunk);
+          splits += splitEmpty(next, counts, n, rng);
+          labels.dispose();
+          d.dispose();
+          c.dispose();
+          c = next;
+          if (o.tol && Math.abs(prev - inertia) <= o.tol * Math.abs(inertia)) break;
+          prev = inertia;
         }
-        best = { labels, centroids: c, inertia, splits };
-      } else {
-        labels.dispose();
-        c.dispose();
+        const [labels, d] = assignNearest(x, c, chunk, x2);
+        const inertia = tidy(() => group.allReduce(d.double().sum(), 'sum').item());
+        d.dispose();
+        if (best === undefined || inertia < best.inertia) {
+          if (best) {
+            best.labels.dispose();
+            best.centroids.dispose();
+          }
+          best = { labels, centroids: c, inertia, splits };
+        } else {
+          labels.dispose();
+          c.dispose();
+        }
       }
+    } finally {
+      x2.dispose();
     }
   });
   const result = best as KMeansResult;
