@@ -123,6 +123,11 @@ describe('evaluate end to end', { skip }, () => {
     const km = (a.protocols.cluster as { kmeans: { nmi: number; images: number } }).kmeans;
     assert.equal(km.images, 3500);
     assert.ok(km.nmi > 0.4, `pixel k-means NMI ${km.nmi}`);
+    const more = await evaluate({ ...base, protocols: ['cluster'], kmeansRestarts: 3 });
+    const km3 = (more.protocols.cluster as { kmeans: { restarts: number; nmi: number } }).kmeans;
+    assert.equal(km3.restarts, 3);
+    assert.equal((a.protocols.cluster as { kmeans: { restarts: number } }).kmeans.restarts, 5);
+    await assert.rejects(evaluate({ ...base, protocols: ['cluster'], kmeansRestarts: 0 }), /--kmeans-restarts must be a whole number >= 1, got 0/);
     const path = writeEvalResults(a, join(dir, 'eval.json'));
     const b = await evaluate({ ...base, protocols: ['linear'], linear: { epochs: 2 } });
     const lin = b.protocols.linear as { tap: string; top1: number }[];

@@ -30,6 +30,7 @@ export interface EvalFlags {
   testSubset?: number;
   out?: string;
   seed?: number;
+  kmeansRestarts?: number;
   threads?: number;
   device?: string;
   workers?: number;
@@ -107,7 +108,7 @@ export async function runEval(f: EvalFlags): Promise<void> {
       knnKs: list('--knn-k', f.knnK, Number),
       svm: { costs: list('--svm-costs', f.svmCosts, Number), folds: f.svmFolds, threads: f.threads },
       lowshot: { shots: list('--shots', f.shots, Number), samples: f.lowshotSamples, costs: list('--svm-costs', f.svmCosts, Number), threads: f.threads },
-      cache: f.cache, trainSubset: f.trainSubset, testSubset: f.testSubset, seed: f.seed, workers: f.workers, device: f.device,
+      cache: f.cache, trainSubset: f.trainSubset, testSubset: f.testSubset, seed: f.seed, kmeansRestarts: f.kmeansRestarts, workers: f.workers, device: f.device,
       log: (l) => process.stderr.write(`${l}\n`),
       onProgress: progress.update,
     });

@@ -56,6 +56,7 @@ program
   .option('--no-cache', 'do not read or write the pooled-feature cache (<checkpoint dir>/features/)')
   .option('--out <file>', 'results JSON (default: <checkpoint dir>/eval.json; baselines: runs/baselines/<kind>-<dataset>/eval.json)')
   .option('--seed <n>', 'random seed (default 0)', int('--seed'))
+  .option('--kmeans-restarts <n>', 'k-means++ restarts of the cluster protocol, the lowest inertia kept (default 5)', int('--kmeans-restarts'))
   .option('--threads <n>', 'libtorch intra-op threads (default: all cores, or ODC_THREADS)', int('--threads'))
   .option('--workers <n>', 'image-preparation worker threads (default 1)', int('--workers'))
   .option('--device <device>', 'cpu (default), cuda or cuda:N: where the model, the features and the protocols run (needs a CUDA libtorch)')

@@ -55,6 +55,8 @@ export interface EvalOptions {
   /** 'cpu' (default), 'cuda' or 'cuda:N': where the model, the features and the protocols' tensors live. */
   device?: string;
   seed?: number;
+  /** k-means++ restarts of the clustering protocol, the lowest inertia kept (default 5). */
+  kmeansRestarts?: number;
   log?: (line: string) => void;
   /** Long work reports here: a stage name, done and total units. */
   onProgress?: (stage: string, done: number, total: number) => void;
@@ -84,6 +86,7 @@ async function evaluateOn(o: EvalOptions): Promise<EvalResult> {
   const protocols = new Set(o.protocols ?? FAST_PROTOCOLS);
   const seed = o.seed ?? 0;
   if (o.checkpoint === undefined && o.baseline === undefined) throw new ConfigError('odc eval: pass --checkpoint PATH, or --baseline random|pixels');
+  if (o.kmeansRestarts !== undefined && !(Number.isInteger(o.kmeansRestarts) && o.kmeansRestarts >= 1)) throw new ConfigError(`--kmeans-restarts must be a whole number >= 1, got ${o.kmeansRestarts}`);
   if (o.checkpoint !== undefined && o.baseline !== undefined) throw new ConfigError('pass either --checkpoint or --baseline, not both');
   if (o.checkpoint !== undefined && !existsSync(o.checkpoint)) throw new ConfigError(`--checkpoint ${o.checkpoint}: no such file`);
   // The run's config.json shapes the model and its input (dataset, image size, architecture); options override it.

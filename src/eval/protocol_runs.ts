@@ -109,10 +109,11 @@ async function cluster(i: ProtocolInputs): Promise<ProtocolOutcome | undefined> 
   truth.set(testY, trainY.length);
   try {
     i.progress('k-means', 0, 1);
-    const km = kmeansScores(all, truth, numClasses, { seed: i.seed });
+    const restarts = i.o.kmeansRestarts ?? 5;
+    const km = kmeansScores(all, truth, numClasses, { seed: i.seed, restarts });
     i.progress('k-means', 1, 1);
     const { labels: _l, ...scores } = km;
-    out.kmeans = { k: numClasses, images: truth.length, ...scores };
+    out.kmeans = { k: numClasses, images: truth.length, restarts, ...scores };
     addRow(`k-means (k = ${numClasses}) on ${i.source.model ? 'pooled features' : 'pixels'}, ${truth.length} images`, km);
     i.log(`k-means (k = ${numClasses}) on ${truth.length} images: NMI ${r4(km.nmi)}, ACC ${r4(km.acc)}`);
   } finally {
