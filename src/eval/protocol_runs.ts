@@ -9,7 +9,7 @@ import type { Tensor } from '../tensor/tensor.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import type { TrainConfig } from '../train/config.ts';
 import { loadTrainingSet } from '../train/run_setup.ts';
-import { kmeansScores, type PartitionScores, scorePartition } from './cluster_eval.ts';
+import { kmeansScores, type PartitionScores, PROTOCOL_KMEANS_RESTARTS, scorePartition } from './cluster_eval.ts';
 import type { EvalOptions, Protocol } from './evaluate.ts';
 import type { Extracted, FeatureSource } from './feature_source.ts';
 import type { TapShape } from './features.ts';
@@ -109,7 +109,7 @@ async function cluster(i: ProtocolInputs): Promise<ProtocolOutcome | undefined> 
   truth.set(testY, trainY.length);
   try {
     i.progress('k-means', 0, 1);
-    const restarts = i.o.kmeansRestarts ?? 5;
+    const restarts = i.o.kmeansRestarts ?? PROTOCOL_KMEANS_RESTARTS;
     const km = kmeansScores(all, truth, numClasses, { seed: i.seed, restarts });
     i.progress('k-means', 1, 1);
     const { labels: _l, ...scores } = km;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { kmeans, pcaWhitenL2 } from '../cluster/kmeans.ts';
 import { type ImageSet, isStreamed } from '../data/image_set.ts';
 import { type ImageStore, imageSize } from '../data/store.ts';
+import { PROTOCOL_KMEANS_RESTARTS } from '../eval/cluster_eval.ts';
 import { clusterAccuracy, clusterSizes, nmi } from '../eval/cluster_metrics.ts';
 import { writeNpy } from '../io/npy.ts';
 import { saveSafetensors, writeFileAtomic } from '../io/safetensors.ts';
@@ -33,7 +34,7 @@ export async function featureClustering(ctx: AlgorithmContext, seed: number): Pr
   const { store } = ctx;
   const truth = store.labels as Int32Array;
   const k = store.classNames?.length ?? Math.max(...truth) + 1;
-  const labels = await kmeansOfPooled(ctx, k, { restarts: 5, seed });
+  const labels = await kmeansOfPooled(ctx, k, { restarts: PROTOCOL_KMEANS_RESTARTS, seed });
   // Only the rank that writes the summary needs the pixel baseline (every rank holds all the pixels);
   // a streamed set has no decoded pixels to cluster.
   const pixels = ctx.group.rank === 0 && !isStreamed(store) ? pixelClustering(store, k, seed) : undefined;
@@ -58,7 +59,7 @@ export interface FeatureQuality {
 export function pixelClustering(store: ImageStore, k: number, seed: number): Int32Array {
   return tidy(() => {
     const x = pcaWhitenL2(tensor(store.pixels, { shape: [store.n, imageSize(store)] }).float(), -1);
-    const km = kmeans(x, { k, init: 'kmeans++', restarts: 5, seed });
+    const km = kmeans(x, { k, init: 'kmeans++', restarts: PROTOCOL_KMEANS_RESTARTS, seed });
     const labels = Int32Array.from(km.labels.toArray());
     km.centroids.dispose();
     km.labels.dispose();
